@@ -1,0 +1,2 @@
+//! pythread's project automation.
+fn main() {}
