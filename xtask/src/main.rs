@@ -1,2 +1,56 @@
-//! pythread's project automation.
-fn main() {}
+//! pythread's project automation, reached as `cargo xtask <command>`.
+//!
+//! - `verify`: formatting, clippy, every test, the loom models, and the clause-by-clause report
+//!   whose last line is `clauses: N covered, M uncovered, K n/a; tests: P passed, F failed`.
+//! - `report`: the clause report again, from the logs of the last `verify`.
+//! - `bench`: the criterion benches of every crate.
+//! - `python`: which CPython the differential runs use (the rule of SPEC.md's "Target").
+
+mod bench;
+mod clauses;
+mod python;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <verify | report | bench [--quick] | python>";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("verify") => verify::verify(&root),
+        Some("report") => {
+            let logs = ["test.log", "loom.log"].map(|l| root.join("target/verify").join(l));
+            verify::clause_report(&root, &logs).map(|(ok, summary)| {
+                println!("{summary}");
+                ok
+            })
+        }
+        Some("bench") => bench::bench(&root, &args[1..]),
+        Some("python") => match python::find() {
+            Ok(found) => {
+                println!("{} {}", found.program.display(), found.version_string());
+                Ok(true)
+            }
+            Err(not_found) => Err(not_found.to_string()),
+        },
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

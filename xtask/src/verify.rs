@@ -1,0 +1,257 @@
+//! `cargo xtask verify`: everything a release needs, in order, timed, then the clause report.
+//!
+//! Each step runs in its own process group with a hard timeout (a hung test must not stall CI)
+//! and a budget that is only reported, so that a step growing towards its timeout is seen early.
+//! The test logs are kept under `target/verify/` for the clause report and for reading failures.
+
+use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::clauses;
+use crate::python;
+
+/// Where the loom models are built: apart from the normal build, which `--cfg loom` would
+/// otherwise throw away.
+pub(crate) const LOOM_TARGET_DIR: &str = "target/loom";
+
+struct Step {
+    title: &'static str,
+    command: Command,
+    budget: Duration,
+    timeout: Duration,
+    /// Where the step's output is kept for the report; `None` keeps only failures' output.
+    log: Option<&'static str>,
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.args(args);
+    command
+}
+
+fn minutes(minutes: u64) -> Duration {
+    Duration::from_secs(minutes * 60)
+}
+
+fn format_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds >= 60 {
+        format!("{}m{:02}s", seconds / 60, seconds % 60)
+    } else {
+        format!("{:.1}s", duration.as_secs_f64())
+    }
+}
+
+/// How a step ended.
+enum Ended {
+    Exited(ExitStatus),
+    TimedOut,
+}
+
+fn run_with_timeout(command: &mut Command, log: &Path, timeout: Duration) -> Result<Ended, String> {
+    let file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let stderr = file.try_clone().map_err(|e| e.to_string())?;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(Ended::Exited(status));
+        }
+        if started.elapsed() > timeout {
+            // The whole group: cargo's test binaries and their children must go too.
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = child.wait();
+            return Ok(Ended::TimedOut);
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Exports the interpreter rule's result to the tests; under `CI=true` a missing interpreter
+/// fails verify before anything runs.
+fn export_python() -> Result<(), String> {
+    match python::find() {
+        Ok(found) => {
+            println!(
+                "python: {} ({})",
+                found.program.display(),
+                found.version_string()
+            );
+            set_env("PYTHREAD_PYTHON", &found.program);
+        }
+        Err(not_found) if python::under_ci() => {
+            return Err(format!("{not_found}; CI=true needs one"));
+        }
+        Err(not_found) => println!("python: NOT FOUND, differential runs will skip: {not_found}"),
+    }
+    match python::find_313() {
+        Some(found) => {
+            println!(
+                "python 3.13: {} ({})",
+                found.program.display(),
+                found.version_string()
+            );
+            set_env("PYTHREAD_PYTHON313", &found.program);
+        }
+        None => println!("python 3.13: not found, 3.13 differential runs skip"),
+    }
+    Ok(())
+}
+
+fn set_env(key: &str, value: &Path) {
+    // SAFETY: called from xtask's only thread, before any other thread exists.
+    unsafe { std::env::set_var(key, value) };
+}
+
+/// Whether any crate has a `tests/loom_*.rs` model (cargo refuses a `--test` pattern that
+/// matches nothing).
+fn has_loom_models(root: &Path) -> bool {
+    clauses::workspace_sources(root).iter().any(|file| {
+        let in_tests = file.parent().is_some_and(|dir| dir.ends_with("tests"));
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        in_tests && name.is_some_and(|n| n.starts_with("loom_"))
+    })
+}
+
+/// Runs every step, prints the report, and says whether everything passed.
+pub(crate) fn verify(root: &Path) -> Result<bool, String> {
+    export_python()?;
+    let log_dir = root.join("target").join("verify");
+    fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
+
+    let mut loom = cargo(&[
+        "test",
+        "--workspace",
+        "--release",
+        "--target-dir",
+        LOOM_TARGET_DIR,
+        "--test",
+        "loom_*",
+    ]);
+    loom.env("RUSTFLAGS", "--cfg loom")
+        .env("LOOM_MAX_PREEMPTIONS", "2");
+    let mut steps = vec![
+        Step {
+            title: "cargo fmt --check",
+            command: cargo(&["fmt", "--all", "--check"]),
+            budget: minutes(1),
+            timeout: minutes(3),
+            log: None,
+        },
+        Step {
+            title: "cargo clippy --workspace --all-targets -- -D warnings",
+            command: cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+            budget: minutes(5),
+            timeout: minutes(12),
+            log: None,
+        },
+        Step {
+            title: "cargo test --workspace",
+            command: cargo(&["test", "--workspace"]),
+            budget: minutes(8),
+            timeout: minutes(15),
+            log: Some("test.log"),
+        },
+    ];
+    if has_loom_models(root) {
+        steps.push(Step {
+            title: "loom models (--cfg loom, --release, LOOM_MAX_PREEMPTIONS=2)",
+            command: loom,
+            budget: minutes(5),
+            timeout: minutes(12),
+            log: Some("loom.log"),
+        });
+    } else {
+        println!("loom: no `tests/loom_*.rs` model in any crate yet, the loom step is skipped");
+    }
+
+    let count = steps.len() + 1;
+    let mut all_passed = true;
+    let mut logs: Vec<PathBuf> = Vec::new();
+    for (index, mut step) in steps.into_iter().enumerate() {
+        println!("[{}/{count}] {} ...", index + 1, step.title);
+        let log = log_dir.join(step.log.unwrap_or("step.log"));
+        let started = Instant::now();
+        step.command.current_dir(root);
+        let ended = run_with_timeout(&mut step.command, &log, step.timeout)?;
+        let took = started.elapsed();
+        let limits = format!(
+            "{}; budget {}, timeout {}",
+            format_duration(took),
+            format_duration(step.budget),
+            format_duration(step.timeout)
+        );
+        let passed = matches!(&ended, Ended::Exited(status) if status.success());
+        match ended {
+            Ended::Exited(_) if passed => {
+                let over = if took > step.budget {
+                    " OVER BUDGET"
+                } else {
+                    ""
+                };
+                println!("[{}/{count}] ok ({limits}){over}", index + 1);
+            }
+            Ended::Exited(status) => {
+                println!("{}", tail(&log, 120));
+                println!("[{}/{count}] FAILED: {status} ({limits})", index + 1);
+            }
+            Ended::TimedOut => {
+                println!("{}", tail(&log, 60));
+                println!("[{}/{count}] TIMED OUT ({limits})", index + 1);
+            }
+        }
+        all_passed &= passed;
+        if step.log.is_some() {
+            logs.push(log);
+        }
+    }
+
+    println!("[{count}/{count}] clause report ...");
+    let (report_ok, summary) = clause_report(root, &logs)?;
+    all_passed &= report_ok;
+    println!("{summary}");
+    Ok(all_passed)
+}
+
+/// Prints the clause-by-clause report from the test logs and returns whether it holds and its
+/// summary line.
+pub(crate) fn clause_report(root: &Path, logs: &[PathBuf]) -> Result<(bool, String), String> {
+    let clauses = clauses::load_clauses(&root.join("conformance").join("clauses.toml"))?;
+    let markers = clauses::scan_markers(root, &clauses::workspace_sources(root))?;
+    let mut results = Vec::new();
+    for log in logs {
+        let text = fs::read_to_string(log).unwrap_or_default();
+        results.extend(clauses::parse_results(&text));
+    }
+    let report = clauses::report(&clauses, &markers, &results);
+    println!("{}", report.text);
+    for error in &report.errors {
+        println!("error: {error}");
+    }
+    let ok = report.errors.is_empty() && report.totals.failed == 0;
+    Ok((ok, report.totals.summary_line()))
+}
