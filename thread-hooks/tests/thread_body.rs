@@ -266,7 +266,7 @@ fn audit_order(event: &str, args: &[&dyn AuditArg]) -> Result<(), AuditError> {
     AUDIT_ORDER.audit(event, args)
 }
 
-/// proves: HOOK-7
+/// proves: HOOK-7, AUDIT-6
 #[test]
 fn audit_event_comes_before_the_hook_with_its_arguments() {
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -303,7 +303,7 @@ fn audit_refuse(event: &str, args: &[&dyn AuditArg]) -> Result<(), AuditError> {
     AUDIT_REFUSE.audit(event, args)
 }
 
-/// proves: HOOK-7
+/// proves: HOOK-7, AUDIT-6
 #[test]
 fn refused_audit_event_skips_the_hook() {
     AUDIT_REFUSE
