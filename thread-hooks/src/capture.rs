@@ -189,14 +189,20 @@ fn backtrace_wanted() -> Option<bool> {
 /// Runs `f` under `catch_unwind` with this thread capturing panics (see the module docs).
 pub(crate) fn catch_captured<R>(f: impl FnOnce() -> R) -> Result<R, CaughtPanic> {
     install_panic_hook();
+    // `CAPTURING` has no destructor, so it stays usable while the thread's other thread-locals
+    // are destroyed; `CAPTURED` does not, hence `try_with` (this may run from a thread-local's
+    // `Drop`, where an embedder reports a failure).
     let was_capturing = CAPTURING.replace(true);
     // A stale record from a panic the code caught itself must not be taken for a new one.
-    CAPTURED.with(|slot| slot.borrow_mut().take());
+    let _ = CAPTURED.try_with(|slot| slot.borrow_mut().take());
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     CAPTURING.set(was_capturing);
     result.map_err(|payload| CaughtPanic {
         payload,
-        captured: CAPTURED.with(|slot| slot.borrow_mut().take()),
+        captured: CAPTURED
+            .try_with(|slot| slot.borrow_mut().take())
+            .ok()
+            .flatten(),
     })
 }
 

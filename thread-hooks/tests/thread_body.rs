@@ -360,3 +360,36 @@ fn public_types_are_send_and_sync() {
     check::<SystemExit>();
     check::<ThreadExit>();
 }
+
+static LATE: UnraisableHooks = UnraisableHooks::new();
+
+/// A thread-local whose destructor reports through `LATE`, as an embedder's cleanup might.
+struct ReportsOnDrop;
+
+impl Drop for ReportsOnDrop {
+    fn drop(&mut self) {
+        LATE.write(UnraisableHookArgs::new("OSError", "from a destructor"));
+        let ended = run_thread_body_in(&LATE, "<function cleanup>", || -> () { panic!("late") });
+        assert_eq!(ended, ThreadExit::Reported);
+    }
+}
+
+thread_local! {
+    static LATE_GUARD: ReportsOnDrop = const { ReportsOnDrop };
+}
+
+/// proves: HOOK-10
+#[test]
+fn reporting_works_from_thread_local_destructors() {
+    let calls: Calls = Arc::default();
+    let c = calls.clone();
+    LATE.set(move |args: &UnraisableHookArgs| {
+        c.lock()
+            .unwrap()
+            .push((thread::current().id(), args.clone()))
+    });
+    thread::spawn(|| LATE_GUARD.with(|_| ())).join().unwrap();
+    let calls = calls.lock().unwrap();
+    let values: Vec<_> = calls.iter().map(|(_, a)| a.exc_value.as_str()).collect();
+    assert_eq!(values, ["from a destructor", "late"]);
+}
