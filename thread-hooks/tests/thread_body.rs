@@ -393,3 +393,19 @@ fn reporting_works_from_thread_local_destructors() {
     let values: Vec<_> = calls.iter().map(|(_, a)| a.exc_value.as_str()).collect();
     assert_eq!(values, ["from a destructor", "late"]);
 }
+
+/// proves: HOOK-5
+#[test]
+fn a_hook_may_reset_its_own_registry() {
+    let hooks = Arc::new(UnraisableHooks::new());
+    let seen = Arc::new(Mutex::new(0));
+    let (h, s) = (Arc::downgrade(&hooks), seen.clone());
+    hooks.set(move |_: &UnraisableHookArgs| {
+        *s.lock().unwrap() += 1;
+        // No lock is held while the hook runs: resetting from inside does not deadlock.
+        h.upgrade().unwrap().reset();
+    });
+    hooks.write(UnraisableHookArgs::new("ValueError", "once"));
+    assert_eq!(*seen.lock().unwrap(), 1);
+    assert_eq!(hooks.hook_name(), "<default unraisable hook>");
+}
