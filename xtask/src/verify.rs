@@ -20,7 +20,8 @@ pub(crate) const LOOM_TARGET_DIR: &str = "target/loom";
 
 struct Step {
     title: &'static str,
-    command: Command,
+    /// Run one after another into the same log; the step fails at the first that fails.
+    commands: Vec<Command>,
     budget: Duration,
     timeout: Duration,
     /// Where the step's output is kept for the report; `None` keeps only failures' output.
@@ -53,7 +54,11 @@ enum Ended {
 }
 
 fn run_with_timeout(command: &mut Command, log: &Path, timeout: Duration) -> Result<Ended, String> {
-    let file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let file = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
     let stderr = file.try_clone().map_err(|e| e.to_string())?;
     let mut child = command
         .stdin(Stdio::null())
@@ -122,7 +127,7 @@ fn set_env(key: &str, value: &Path) {
 
 /// Whether any crate has a `tests/loom_*.rs` model (cargo refuses a `--test` pattern that
 /// matches nothing).
-fn has_loom_models(root: &Path) -> bool {
+fn has_loom_tests(root: &Path) -> bool {
     clauses::workspace_sources(root).iter().any(|file| {
         let in_tests = file.parent().is_some_and(|dir| dir.ends_with("tests"));
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -136,58 +141,63 @@ pub(crate) fn verify(root: &Path) -> Result<bool, String> {
     let log_dir = root.join("target").join("verify");
     fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
 
-    let mut loom = cargo(&[
-        "test",
-        "--workspace",
-        "--release",
-        "--target-dir",
-        LOOM_TARGET_DIR,
-        "--test",
-        "loom_*",
-    ]);
-    loom.env("RUSTFLAGS", "--cfg loom")
-        .env("LOOM_MAX_PREEMPTIONS", "2");
-    let mut steps = vec![
+    let loom = |selection: &[&str]| {
+        let mut command = cargo(&[
+            "test",
+            "--workspace",
+            "--release",
+            "--target-dir",
+            LOOM_TARGET_DIR,
+        ]);
+        command
+            .args(selection)
+            .env("RUSTFLAGS", "--cfg loom")
+            .env("LOOM_MAX_PREEMPTIONS", "2");
+        command
+    };
+    // White-box models live in `loom_models` modules beside the code; the models of the public
+    // API in `tests/loom_*.rs` files.
+    let mut loom_commands = vec![loom(&["--lib", "--", "loom_models"])];
+    if has_loom_tests(root) {
+        loom_commands.push(loom(&["--test", "loom_*"]));
+    }
+    let steps = vec![
         Step {
             title: "cargo fmt --check",
-            command: cargo(&["fmt", "--all", "--check"]),
+            commands: vec![cargo(&["fmt", "--all", "--check"])],
             budget: minutes(1),
             timeout: minutes(3),
             log: None,
         },
         Step {
             title: "cargo clippy --workspace --all-targets -- -D warnings",
-            command: cargo(&[
+            commands: vec![cargo(&[
                 "clippy",
                 "--workspace",
                 "--all-targets",
                 "--",
                 "-D",
                 "warnings",
-            ]),
+            ])],
             budget: minutes(5),
             timeout: minutes(12),
             log: None,
         },
         Step {
             title: "cargo test --workspace",
-            command: cargo(&["test", "--workspace"]),
+            commands: vec![cargo(&["test", "--workspace"])],
             budget: minutes(8),
             timeout: minutes(15),
             log: Some("test.log"),
         },
-    ];
-    if has_loom_models(root) {
-        steps.push(Step {
+        Step {
             title: "loom models (--cfg loom, --release, LOOM_MAX_PREEMPTIONS=2)",
-            command: loom,
-            budget: minutes(5),
-            timeout: minutes(12),
+            commands: loom_commands,
+            budget: minutes(8),
+            timeout: minutes(15),
             log: Some("loom.log"),
-        });
-    } else {
-        println!("loom: no `tests/loom_*.rs` model in any crate yet, the loom step is skipped");
-    }
+        },
+    ];
 
     let count = steps.len() + 1;
     let mut all_passed = true;
@@ -195,9 +205,17 @@ pub(crate) fn verify(root: &Path) -> Result<bool, String> {
     for (index, mut step) in steps.into_iter().enumerate() {
         println!("[{}/{count}] {} ...", index + 1, step.title);
         let log = log_dir.join(step.log.unwrap_or("step.log"));
+        fs::write(&log, "").map_err(|e| format!("{}: {e}", log.display()))?;
         let started = Instant::now();
-        step.command.current_dir(root);
-        let ended = run_with_timeout(&mut step.command, &log, step.timeout)?;
+        let mut ended = Ended::Exited(ExitStatus::default());
+        for command in &mut step.commands {
+            command.current_dir(root);
+            let left = step.timeout.saturating_sub(started.elapsed());
+            ended = run_with_timeout(command, &log, left)?;
+            if !matches!(&ended, Ended::Exited(status) if status.success()) {
+                break;
+            }
+        }
         let took = started.elapsed();
         let limits = format!(
             "{}; budget {}, timeout {}",
