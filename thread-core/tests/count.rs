@@ -54,6 +54,19 @@ fn count_rises_in_the_thread_before_the_function_and_falls_before_join_returns()
         std::thread::yield_now();
     }
 
+    // Falls only after the failure report: the hook, in the dying thread, still sees it counted.
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    thread_hooks::set_unraisable_hook(move |_| tx.lock().unwrap().send(count()).unwrap());
+    let h = Builder::new()
+        .describe("failing")
+        .spawn_joinable(|| Err::<(), _>("failed"))
+        .unwrap();
+    h.join(None).unwrap();
+    assert_eq!(rx.recv().unwrap(), 1);
+    assert_eq!(count(), 0);
+    thread_hooks::reset_unraisable_hook();
+
     // Polling is_done: once it says done, the thread is no longer counted.
     for _ in 0..50 {
         let h = start_joinable_thread(|| ()).unwrap();
