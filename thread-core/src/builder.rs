@@ -279,7 +279,8 @@ impl Builder {
                 extern "C" fn(*mut c_void) -> *mut c_void,
             >(foreign_start)
         };
-        match spawn::create(start, raw.cast(), stack_size) {
+        let os_join = joinable.then_some(&*record);
+        match spawn::create(start, raw.cast(), stack_size, os_join) {
             Ok(ident) => Ok((ident, joinable.then(|| ThreadHandle::new(record, ident)))),
             Err(e) => {
                 // SAFETY: the thread was not created, so `raw` is still ours alone.
@@ -308,7 +309,8 @@ impl Builder {
             os_name: self.name.as_deref().map(name::os_name),
         });
         let raw = Box::into_raw(payload);
-        match spawn::create(rust_start::<F, R>, raw.cast(), stack_size) {
+        let os_join = (kind == Kind::Joinable).then_some(&*record);
+        match spawn::create(rust_start::<F, R>, raw.cast(), stack_size, os_join) {
             Ok(ident) => Ok((ident, record)),
             Err(e) => {
                 // SAFETY: the thread was not created, so `raw` is still ours alone.
