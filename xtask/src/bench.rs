@@ -142,27 +142,19 @@ const GOALS: &[Goal] = &[
         "timed_wait_1ms/std_condvar_wait_timeout",
         1.0,
     ),
-    goal(
-        "identity",
-        "identity/pythread_get_ident",
-        "identity/pthread_self",
-        1.0,
-    ),
-    beside(
-        "identity",
-        "identity/pythread_get_ident",
-        "identity/std_thread_current_id",
-    ),
-    beside(
-        "identity",
-        "identity/pythread_get_native_id",
-        "identity/pthread_self",
-    ),
+    goal("identity", "ident/get_ident", "ident/pthread_self", 1.0),
+    beside("identity", "ident/get_ident", "ident/std_thread_current_id"),
+    beside("identity", "ident/get_native_id", "ident/gettid_syscall"),
     goal(
         "spawn",
-        "spawn_join/pythread",
-        "spawn_join/std_thread",
+        "spawn_join/start_joinable_thread",
+        "spawn_join/std_thread_spawn",
         1.10,
+    ),
+    beside(
+        "spawn",
+        "spawn_join/spawn_foreign",
+        "spawn_join/std_thread_spawn",
     ),
     Goal {
         area: "audit",
