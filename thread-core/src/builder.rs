@@ -59,6 +59,12 @@ impl fmt::Display for FunctionDescription {
 }
 
 /// How an audit event is raised: the process-wide registry, or an embedder's own.
+///
+/// ```
+/// let process_wide: thread_core::AuditFn = thread_audit::audit;
+/// let h = thread_core::Builder::new().audit_with(process_wide).spawn_joinable(|| ()).unwrap();
+/// h.join(None).unwrap();
+/// ```
 pub type AuditFn = fn(&str, &[&dyn AuditArg]) -> Result<(), AuditError>;
 
 /// What an embedder passes when it starts a thread: a name for the OS, a description of the

@@ -73,7 +73,7 @@ impl ThreadHandle {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         self.record.wait(self.ident, deadline);
         if self.is_done() {
-            self.record.reap();
+            self.record.reap(timeout.is_none());
         }
         Ok(())
     }

@@ -141,12 +141,25 @@ impl Record {
             .then(|| self.os_thread.load(Ordering::Relaxed) as libc::pthread_t)
     }
 
-    /// After the done flag: lets the OS reclaim the finished thread now, stack included.
-    pub(crate) fn reap(&self) {
-        if let Some(thread) = self.claim_os() {
+    /// After the done flag: lets the OS reclaim the finished thread now, stack included. With
+    /// `blocking` false it only takes a thread that has already gone (a timed join must not wait
+    /// for the thread's thread-local destructors); otherwise the claim is given back.
+    pub(crate) fn reap(&self, blocking: bool) {
+        let Some(thread) = self.claim_os() else {
+            return;
+        };
+        if blocking {
             // SAFETY: a joinable thread of this process that nobody else joins or detaches (the
-            // claim above is won once); it has finished its function, so this returns soon.
+            // claim is won once); it has finished its function, so this returns soon.
             unsafe { libc::pthread_join(thread, std::ptr::null_mut()) };
+        } else {
+            // SAFETY: as above; `pthread_tryjoin_np` does not wait.
+            let rc = unsafe { libc::pthread_tryjoin_np(thread, std::ptr::null_mut()) };
+            if rc != 0 {
+                // Still exiting: give the claim back for a later join or the last owner's detach.
+                // Relaxed: as in `claim_os`.
+                self.os.store(OS_JOINABLE, Ordering::Relaxed);
+            }
         }
     }
 
