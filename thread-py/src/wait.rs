@@ -65,24 +65,38 @@ fn check_python_signals() -> Result<(), Interrupt> {
     })
 }
 
-/// Registers the check and learns CPython's C signal handler from SIGINT's, which CPython
-/// installs at start-up (`signal.default_int_handler`). Called once, at import.
-pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
+/// Registers the check with thread-core. Called once, at import.
+pub(crate) fn install(py: Python<'_>) {
     thread_core::signals::set_check(check_python_signals);
-    let signal = py.import("signal")?;
-    let sigint = signal.getattr("SIGINT")?;
-    let python_handles_it = signal
-        .call_method1("getsignal", (sigint,))?
-        .is(&signal.getattr("default_int_handler")?);
-    if python_handles_it {
-        let current = current_handler(libc::SIGINT);
-        if current > 1 && current != forward as *const () as usize {
-            // Relaxed: read only by the thread that runs waits after import; the value is a
-            // code address, published with the module.
-            PY_HANDLER.store(current, Ordering::Relaxed);
+    learn_python_handler(py);
+}
+
+/// Learns CPython's C signal handler: the OS handler of a signal whose Python-level handler is a
+/// function (SIGINT's `default_int_handler` at start-up, unless the process started with SIGINT
+/// ignored, as background jobs do; else whatever handler Python code set since). Only signals
+/// with an OS handler of their own are asked about (`faulthandler`'s have none at Python level).
+fn learn_python_handler(py: Python<'_>) {
+    // Relaxed: a code address, only ever set to the same value.
+    if PY_HANDLER.load(Ordering::Relaxed) != 0 {
+        return;
+    }
+    let Ok(signal) = py.import("signal") else {
+        return;
+    };
+    for signum in 1..thread_core::NSIG {
+        let handler = current_handler(signum);
+        if handler <= 1 || handler == forward as *const () as usize {
+            continue;
+        }
+        let python_function = signal
+            .call_method1("getsignal", (signum,))
+            .is_ok_and(|h| h.is_callable());
+        if python_function {
+            // Relaxed: see above.
+            PY_HANDLER.store(handler, Ordering::Relaxed);
+            return;
         }
     }
-    Ok(())
 }
 
 fn current_handler(signum: i32) -> usize {
@@ -97,7 +111,7 @@ fn current_handler(signum: i32) -> usize {
 
 /// The OS handler of wrapped signals: CPython's, then thread-core's notify. Async-signal-safe.
 extern "C" fn forward(signum: libc::c_int) {
-    // Relaxed: a code address set once before any signal was wrapped.
+    // Relaxed: a code address, set before any signal was wrapped.
     let handler = PY_HANDLER.load(Ordering::Relaxed);
     if handler > 1 {
         // SAFETY: `handler` is CPython's `void signal_handler(int)`, read from sigaction.
@@ -108,8 +122,9 @@ extern "C" fn forward(signum: libc::c_int) {
 }
 
 /// Re-points every signal that CPython handles at [`forward`] (see the module docs).
-fn wrap_python_handlers() {
-    // Relaxed: see `install`.
+fn wrap_python_handlers(py: Python<'_>) {
+    learn_python_handler(py);
+    // Relaxed: see `learn_python_handler`.
     let python = PY_HANDLER.load(Ordering::Relaxed);
     if python <= 1 {
         return;
@@ -156,7 +171,7 @@ fn finalizing() -> bool {
 /// the interpreter finalizes sleeps until the process exits instead (see the module docs).
 pub(crate) fn without_gil<T: Send>(py: Python<'_>, wait: impl FnOnce() -> T + Send) -> T {
     if thread_core::is_main_thread() {
-        wrap_python_handlers();
+        wrap_python_handlers(py);
     }
     py.detach(|| {
         let result = wait();

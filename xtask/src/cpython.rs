@@ -43,8 +43,28 @@ const MODULES: [&str; 3] = [
     "test.test_threadsignals",
 ];
 
-/// How long one test may take before it is counted as hung.
+/// How long one test may take before it is counted as hung (`PYTHREAD_CPYTHON_TIMEOUT` seconds
+/// overrides it).
 const TEST_TIMEOUT_SECS: u64 = 60;
+
+/// The per-test timeout in force.
+fn test_timeout() -> u64 {
+    std::env::var("PYTHREAD_CPYTHON_TIMEOUT")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(TEST_TIMEOUT_SECS)
+}
+
+/// The modules to run: `PYTHREAD_CPYTHON_MODULES` (comma-separated) overrides [`MODULES`], e.g.
+/// to run one of them while working on it.
+fn modules() -> Vec<String> {
+    match std::env::var("PYTHREAD_CPYTHON_MODULES") {
+        Ok(list) if !list.trim().is_empty() => {
+            list.split(',').map(|m| m.trim().to_owned()).collect()
+        }
+        _ => MODULES.iter().map(|m| (*m).to_owned()).collect(),
+    }
+}
 
 /// The environment variable that the venv's `.pth` file reads.
 const SWITCH: &str = "PYTHREAD_AS_THREAD";
@@ -58,7 +78,12 @@ _thread was replaced\\n'), sys.modules.__setitem__('_thread', __import__('pythre
 /// Runs in the venv's interpreter: checks which `_thread` is in use, then runs one test module.
 /// Arguments: module, per-test timeout, results file, file of test ids to leave out.
 const DRIVER: &str = r#"
-import faulthandler, os, subprocess, sys, unittest
+import faulthandler, os, signal, subprocess, sys, unittest
+
+# A background job starts with SIGINT ignored, and Python then leaves it so: give the tests (and
+# the interpreters they start) the SIGINT handling of an ordinary start.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 module, timeout, results_path, skip_path = sys.argv[1:5]
 timeout = float(timeout)
@@ -362,7 +387,7 @@ fn run_module(
             .arg("-X")
             .arg("faulthandler")
             .arg(&driver)
-            .args([module, &TEST_TIMEOUT_SECS.to_string()])
+            .args([module, &test_timeout().to_string()])
             .arg(&results)
             .arg(&skip)
             .env_remove("PYTHONPATH")
@@ -377,7 +402,7 @@ fn run_module(
         }
         let mut child = command.spawn().map_err(|e| format!("{module}: {e}"))?;
         // A second guard beside faulthandler's: no progress for this long kills the group.
-        let stall = Duration::from_secs(TEST_TIMEOUT_SECS + 30);
+        let stall = Duration::from_secs(test_timeout() + 30);
         let mut last_progress = (modified(&results), Instant::now());
         let status = loop {
             if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -488,7 +513,8 @@ pub(crate) fn cpython(root: &Path) -> Result<bool, String> {
     let mut agreed = 0usize;
     let mut unlisted = 0usize;
     let mut seen_listed = BTreeSet::new();
-    for module in MODULES {
+    for module in modules() {
+        let module = module.as_str();
         let module_started = Instant::now();
         let builtin = run_module(&venv_python, &work, module, false)?;
         let ours = run_module(&venv_python, &work, module, true)?;
@@ -510,7 +536,10 @@ pub(crate) fn cpython(root: &Path) -> Result<bool, String> {
                 );
             }
             for test in &run.hung {
-                println!("  {name}: {test} hung or crashed (timeout {TEST_TIMEOUT_SECS}s)");
+                println!(
+                    "  {name}: {test} hung or crashed (timeout {}s)",
+                    test_timeout()
+                );
             }
         }
         if !checked {
