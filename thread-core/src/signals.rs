@@ -97,6 +97,7 @@ pub fn run_pending() -> Result<(), Interrupt> {
     }
     // Acquire: the check sees what the signal handler recorded before `notify`.
     if NOTIFIED.swap(false, Ordering::Acquire) {
+        // Acquire: pairs with `set_check`'s Release.
         let check = CHECK.load(Ordering::Acquire);
         if !check.is_null() {
             // SAFETY: `CHECK` only ever holds null or a `fn() -> Result<(), Interrupt>` stored by
@@ -132,6 +133,15 @@ pub(crate) fn wake_main() {
 /// The registration of a futex word for the duration of a main-thread wait; see [`watch`].
 ///
 /// Neither `Send` nor `Sync`: it is dropped on the main thread that made it.
+///
+/// ```
+/// use std::sync::atomic::AtomicU32;
+/// let word = AtomicU32::new(0);
+/// {
+///     let _guard = thread_core::signals::watch(&word, 1);
+///     // ... check `pending()`, then sleep on `word` ...
+/// } // unregistered here; `word` may go
+/// ```
 #[derive(Debug)]
 #[must_use = "the word is watched only while the guard lives"]
 pub struct WatchGuard<'a> {
