@@ -57,10 +57,14 @@
 //!
 //! # Not finished
 //!
-//! - Threads are started detached (3.11 has no `start_joinable_thread`); 3.13's handles are not
-//!   offered.
+//! - Only 3.11's surface: 3.13's `threading.py` needs `start_joinable_thread`, `_ThreadHandle`,
+//!   `_make_thread_handle`, `_shutdown` and friends, which are not offered, so `cargo xtask
+//!   cpython` runs against 3.11.7 only.
 //! - A daemon thread whose lock wait ends while the interpreter finalizes sleeps until the process
-//!   exits instead of being ended by `pthread_exit` (see [`wait`](crate::wait)).
+//!   exits instead of being ended by `pthread_exit` (see [`wait`](crate::wait)); no test of the
+//!   three modules shows it.
+//! - Sub-interpreters: a thread joins the interpreter that started it, but PyO3 shares one
+//!   module object between interpreters; only CPython's own sub-interpreter tests exercise it.
 
 mod errors;
 mod lock;
