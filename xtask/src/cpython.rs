@@ -18,9 +18,11 @@
 //!
 //! A test whose outcome (passed / failed / skipped) differs between the two modes must be listed
 //! in `cpython-differences.txt` beside this file, one line each with the spec clause behind it;
-//! anything not listed fails the run. The last line is
-//! `differential: N passed, M failed` (a test passes when both modes agree or the difference
-//! is listed).
+//! anything not listed fails the run. Then pythread's own Python-level tests
+//! (`thread-py/tests/test_pythread.py`: exact messages, the audit event, the unraisable report,
+//! real signals, daemon threads at shutdown) run on pythread alone, and each must pass. The last
+//! line is `cpython: N passed, M failed` (a CPython test passes when both modes agree or the
+//! difference is listed).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -42,6 +44,10 @@ const MODULES: [&str; 3] = [
     "test.test_threading",
     "test.test_threadsignals",
 ];
+
+/// pythread's own Python-level tests (run on pythread only), and the module name they run as.
+const OWN_TESTS: &str = "thread-py/tests/test_pythread.py";
+const OWN_MODULE: &str = "test_pythread";
 
 /// How long one test may take before it is counted as hung (`PYTHREAD_CPYTHON_TIMEOUT` seconds
 /// overrides it).
@@ -583,11 +589,32 @@ pub(crate) fn cpython(root: &Path) -> Result<bool, String> {
     for test in known.keys().filter(|t| !seen_listed.contains(*t)) {
         println!("  listed in {DIFFERENCES_FILE} but no longer differs: {test}");
     }
+
+    // pythread's own Python-level tests, on pythread only: every one must pass.
+    fs::copy(root.join(OWN_TESTS), work.join(format!("{OWN_MODULE}.py")))
+        .map_err(|e| format!("{OWN_TESTS}: {e}"))?;
+    let own = run_module(&venv_python, &work, OWN_MODULE, true)?;
+    println!("{OWN_MODULE} (pythread only): {}", own.summary());
+    let mut own_failed = 0;
+    for (test, outcome) in &own.outcomes {
+        if *outcome != Outcome::Passed {
+            own_failed += 1;
+            ok = false;
+            println!("  {}: {test}", outcome.name().to_uppercase());
+        }
+    }
+    if !own.check_ok || own.outcomes.is_empty() {
+        own_failed = own_failed.max(1);
+        ok = false;
+        println!("  {OWN_MODULE} did not run ({})", own.check);
+    }
+
     println!(
         "cpython: logs in {}; {:.0}s in all",
         logs.display(),
         started.elapsed().as_secs_f64()
     );
-    println!("differential: {agreed} passed, {unlisted} failed");
+    let passed = agreed + own.count(Outcome::Passed);
+    println!("cpython: {passed} passed, {} failed", unlisted + own_failed);
     Ok(ok)
 }
