@@ -61,16 +61,37 @@ pub enum Timeout {
 /// assert_eq!(parse_timeout(true, -2.0).unwrap_err().python_type(), "ValueError");
 /// assert_eq!(parse_timeout(true, f64::INFINITY).unwrap_err().python_type(), "OverflowError");
 /// ```
+#[inline]
 pub fn parse_timeout(blocking: bool, timeout: f64) -> Result<Timeout, LockError> {
+    parse(blocking, timeout).map(|p| match p {
+        Parsed::NonBlocking => Timeout::NonBlocking,
+        Parsed::Forever => Timeout::Forever,
+        Parsed::WithinUs(us) => Timeout::Within(Duration::from_micros(us)),
+    })
+}
+
+/// [`parse_timeout`]'s result before it becomes a [`Timeout`]: what `acquire` uses, so that the
+/// fast path does not build a `Duration` it never needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parsed {
+    NonBlocking,
+    Forever,
+    /// Whole microseconds, at most `PY_TIMEOUT_MAX`.
+    WithinUs(u64),
+}
+
+/// The checks and conversion of [`parse_timeout`].
+#[inline]
+pub(crate) fn parse(blocking: bool, timeout: f64) -> Result<Parsed, LockError> {
     if timeout.is_nan() {
         return Err(LockError::TimeoutNaN);
     }
     // The default argument, exactly −1 s: skip the arithmetic below (the common case).
     if timeout == -1.0 {
         return Ok(if blocking {
-            Timeout::Forever
+            Parsed::Forever
         } else {
-            Timeout::NonBlocking
+            Parsed::NonBlocking
         });
     }
     let d = timeout * 1e9;
@@ -93,17 +114,17 @@ pub fn parse_timeout(blocking: bool, timeout: f64) -> Result<Timeout, LockError>
         return Err(LockError::NegativeTimeout);
     }
     if !blocking {
-        return Ok(Timeout::NonBlocking);
+        return Ok(Parsed::NonBlocking);
     }
     if ns == UNSET_NS {
-        return Ok(Timeout::Forever);
+        return Ok(Parsed::Forever);
     }
     // Microseconds, rounded up (ns >= 0 here).
     let us = ns / 1000 + i64::from(ns % 1000 != 0);
     if us > PY_TIMEOUT_MAX_US {
         return Err(LockError::TimeoutTooLarge);
     }
-    Ok(Timeout::Within(Duration::from_micros(us as u64)))
+    Ok(Parsed::WithinUs(us as u64))
 }
 
 /// Nanoseconds of a duration, saturating (a wait of 584 years is a wait forever).
