@@ -198,7 +198,6 @@ extern "C" fn after_fork_in_child() {
 
 /// The number of forks this process descends from; handles compare it with the one they were
 /// made in (FORK-3).
-#[allow(dead_code)] // used by spawning, which lands next
 pub(crate) fn fork_generation() -> u64 {
     // Relaxed: only the forking thread changes it, in the child, before any other thread exists.
     FORK_GENERATION.load(Ordering::Relaxed)
@@ -236,7 +235,10 @@ pub fn main_thread_ident() -> Ident {
 #[inline]
 pub fn is_main_thread() -> bool {
     // Relaxed: see `main_thread_ident`.
-    get_ident().as_u64() == MAIN.load(Ordering::Relaxed)
+    match MAIN.load(Ordering::Relaxed) {
+        0 => get_ident() == main_thread_ident(),
+        main => get_ident().as_u64() == main,
+    }
 }
 
 /// Names the calling thread as the main thread, for an embedder that loads pythread on another

@@ -6,27 +6,76 @@
 //! * Identifiers: [`get_ident`] and [`Ident`] (`pthread_self()`, a thread-local load),
 //!   [`get_native_id`] (`gettid`), [`main_thread_ident`], [`is_main_thread`],
 //!   [`set_main_thread`], [`set_name`].
+//! * Spawning: [`start_new_thread`], [`start_joinable_thread`] and their [`Builder`] (name,
+//!   description, stack size, audit arguments and function, and the foreign-body path
+//!   [`Builder::spawn_foreign`]); [`ThreadHandle`]; [`count`]; [`exit`]. A thread's function
+//!   returns a [`ThreadResult`]; [`SystemExit`] is the payload that ends it silently.
 //! * Stack size: [`stack_size`]. [`daemon_threads_allowed`].
 //! * Signals: [`interrupt_main`], [`check_signals`], [`set_signal_handler`] with
 //!   [`SignalHandler`] and [`Interrupt`]; the seam for interruptible waits in [`signals`].
 //! * Errors: [`ThreadError`], CPython's messages with [`ThreadError::python_type`].
 //!
-//! # Not finished yet
+//! ```
+//! use std::time::Duration;
+//! use thread_core::{Builder, count, get_ident, start_joinable_thread};
 //!
-//! Spawning (`start_new_thread`, `start_joinable_thread`, `Builder`, `ThreadHandle`, `count`,
-//! `exit`) lands next.
+//! let handle = start_joinable_thread(|| -> Result<(), String> {
+//!     assert_ne!(get_ident(), thread_core::main_thread_ident());
+//!     Ok(())
+//! })
+//! .unwrap();
+//! handle.join(Some(Duration::from_secs(10))).unwrap();
+//! assert!(handle.is_done());
+//!
+//! let named = Builder::new().name("worker").describe("worker_main").spawn(|| ()).unwrap();
+//! assert_ne!(named, get_ident());
+//! let _running = count();
+//! ```
+//!
+//! # How it is built
+//!
+//! Threads are created with `pthread_create` (not `std::thread`): the body runs through
+//! `thread_hooks::run_thread_body` (silent `SystemExit`, one report per failure), the count and
+//! the handle's done flag are kept in a small record released by a thread-local destructor, so
+//! the foreign path survives `pthread_exit` (SPAWN-9). Atomics that loom checks come from the
+//! `loom` facade; `RUSTFLAGS="--cfg loom" cargo test -p thread-core --release --lib` runs the
+//! models of the spawn accounting.
+//!
+//! # Limits and what is not finished
+//!
+//! * Linux only (tested with glibc; x86-64 and aarch64, where `NSIG` is 65): idents are
+//!   `pthread_self()`, native ids `gettid`, waits raw futexes, the main thread comes from an
+//!   `.init_array` constructor.
+//! * SPAWN-9 is best effort, as the spec says: forced unwinding through Rust frames is not fully
+//!   specified by Rust. It is tested with glibc's `pthread_exit`.
+//! * Under `cfg(loom)` the interrupt seam ([`signals`]) is not modelled: its statics use std's
+//!   atomics and the futex wake is a no-op; only the spawn accounting has loom models.
+//!   [`set_main_thread`] may be called again under loom, so each model can name its main thread.
+//! * A Rust panic escaping a foreign body ([`Builder::spawn_foreign`]) aborts the process: such a
+//!   body reports its own failures.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod body;
+mod builder;
 mod error;
+mod exit;
+mod futex;
+mod handle;
 mod ident;
 mod interrupt;
 mod loom;
 mod name;
+mod record;
 pub mod signals;
+mod spawn;
 mod stack;
 
+pub use body::{SystemExit, ThreadResult};
+pub use builder::{AuditFn, Builder, FunctionDescription, start_joinable_thread, start_new_thread};
 pub use error::ThreadError;
+pub use exit::exit;
+pub use handle::ThreadHandle;
 pub use ident::{
     Ident, get_ident, get_native_id, is_main_thread, main_thread_ident, set_main_thread,
 };
@@ -44,4 +93,18 @@ pub use stack::stack_size;
 /// ```
 pub fn daemon_threads_allowed() -> bool {
     true
+}
+
+/// CPython's `_thread._count()`: how many threads started through pythread are running (CORE-7).
+/// It rises in the new thread before its function runs (so it may lag the spawn's return) and
+/// falls after the function and any failure report, before the handle reports done.
+///
+/// ```
+/// let before = thread_core::count();
+/// let h = thread_core::start_joinable_thread(|| ()).unwrap();
+/// h.join(None).unwrap();
+/// assert!(thread_core::count() <= before + 1); // other doc tests may run threads too
+/// ```
+pub fn count() -> usize {
+    record::global().get()
 }

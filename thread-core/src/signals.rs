@@ -32,7 +32,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32 as StdAtomicU32, AtomicUsize, Ordering};
 
 use crate::loom::AtomicU32;
-use crate::{Interrupt, check_signals, interrupt, is_main_thread};
+use crate::{Interrupt, check_signals, futex, interrupt, is_main_thread};
 
 /// The registered futex word of the main thread's current wait; null when none.
 static WORD: AtomicPtr<AtomicU32> = AtomicPtr::new(ptr::null_mut());
@@ -97,6 +97,7 @@ pub fn run_pending() -> Result<(), Interrupt> {
     }
     // Acquire: the check sees what the signal handler recorded before `notify`.
     if NOTIFIED.swap(false, Ordering::Acquire) {
+        // Acquire: pairs with `set_check`'s Release.
         let check = CHECK.load(Ordering::Acquire);
         if !check.is_null() {
             // SAFETY: `CHECK` only ever holds null or a `fn() -> Result<(), Interrupt>` stored by
@@ -121,34 +122,26 @@ pub(crate) fn wake_main() {
         let word = unsafe { &*word };
         // Release: the sleeper that sees the bit (Acquire) sees the pending mark.
         word.fetch_or(wake_bit, Ordering::Release);
-        futex_wake_all(word);
+        // Wake all: other threads may sleep on the same word, and the main thread must be
+        // among the woken.
+        futex::wake_all(word);
     }
     // Release: our last use of the word happens before a guard's drop that reads 0.
     USERS.fetch_sub(1, Ordering::Release);
 }
 
-#[cfg(not(loom))]
-fn futex_wake_all(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE only reads the address to find its sleepers; the word is alive.
-    // Wake all: other threads may sleep on the same word, and the main thread must be among the
-    // woken. A raw system call is async-signal-safe.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            i32::MAX,
-        );
-    }
-}
-
-/// Under loom there is no futex: the model's parker must watch the word itself.
-#[cfg(loom)]
-fn futex_wake_all(_word: &AtomicU32) {}
-
 /// The registration of a futex word for the duration of a main-thread wait; see [`watch`].
 ///
 /// Neither `Send` nor `Sync`: it is dropped on the main thread that made it.
+///
+/// ```
+/// use std::sync::atomic::AtomicU32;
+/// let word = AtomicU32::new(0);
+/// {
+///     let _guard = thread_core::signals::watch(&word, 1);
+///     // ... check `pending()`, then sleep on `word` ...
+/// } // unregistered here; `word` may go
+/// ```
 #[derive(Debug)]
 #[must_use = "the word is watched only while the guard lives"]
 pub struct WatchGuard<'a> {
