@@ -175,8 +175,8 @@ class Signals(unittest.TestCase):
             if len(calls) == 2:
                 raise KeyboardInterrupt("second alarm")
         signal.signal(signal.SIGALRM, handler)
-        signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)
         start = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)
         try:
             lock.acquire(timeout=30)
         except KeyboardInterrupt as e:
