@@ -5,16 +5,18 @@
 //! - `report`: the clause report again, from the logs of the last `verify`.
 //! - `bench`: the criterion benches of every crate.
 //! - `python`: which CPython the differential runs use (the rule of SPEC.md's "Target").
+//! - `cpython`: CPython's own thread tests on the built-in `_thread` and on `pythread`.
 
 mod bench;
 mod clauses;
+mod cpython;
 mod python;
 mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <verify | report | bench [--quick] | python>";
+const USAGE: &str = "usage: cargo xtask <verify | report | bench [--quick] | python | cpython>";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
             })
         }
         Some("bench") => bench::bench(&root, &args[1..]),
+        Some("cpython") => cpython::cpython(&root),
         Some("python") => match python::find() {
             Ok(found) => {
                 println!("{} {}", found.program.display(), found.version_string());
