@@ -5,7 +5,14 @@
 //! * An embedder's OS signal handler calls [`notify`] (async-signal-safe) and registers, once,
 //!   the [`set_check`] function that turns its recorded signals into an [`Interrupt`].
 //! * A waiter on the main thread registers the futex word it is about to sleep on with
-//!   [`watch`], then checks [`pending`], then sleeps; when woken it calls [`run_pending`].
+//!   [`watch`], then checks [`pending`], then sleeps; when woken by the word's bit or by a
+//!   signal's `EINTR` it calls [`run_pending`].
+//!
+//! [`run_pending`] runs the registered check whether or not [`notify`] was called: a signal
+//! handler that interrupted the wait's system call (`EINTR`) may be one that knows nothing of
+//! pythread — CPython's own C handler only records the signal — and its pending work must still
+//! run (LOCK-13). `notify` is what wakes a wait that the signal did not interrupt (the handler ran
+//! on another thread) and what a wait about to sleep sees through [`pending`].
 //!
 //! # Why no wake-up is lost
 //!
@@ -83,9 +90,9 @@ pub fn pending() -> bool {
     NOTIFIED.load(Ordering::SeqCst) || interrupt::marks_pending()
 }
 
-/// On the main thread: consumes the notify flag and, if it was set, runs the registered check;
-/// then runs [`check_signals`]. The first error is returned (what is left stays pending).
-/// Elsewhere it does nothing and returns `Ok(())`.
+/// On the main thread: consumes the notify flag, runs the registered check (see the module docs
+/// for why it runs even without a [`notify`]), then runs [`check_signals`]. The first error is
+/// returned (what is left stays pending). Elsewhere it does nothing and returns `Ok(())`.
 ///
 /// ```
 /// // Not the main thread (doc tests run on a harness thread): nothing runs.
@@ -96,15 +103,14 @@ pub fn run_pending() -> Result<(), Interrupt> {
         return Ok(());
     }
     // Acquire: the check sees what the signal handler recorded before `notify`.
-    if NOTIFIED.swap(false, Ordering::Acquire) {
-        // Acquire: pairs with `set_check`'s Release.
-        let check = CHECK.load(Ordering::Acquire);
-        if !check.is_null() {
-            // SAFETY: `CHECK` only ever holds null or a `fn() -> Result<(), Interrupt>` stored by
-            // `set_check`; function pointers and data pointers have the same size here.
-            let check: fn() -> Result<(), Interrupt> = unsafe { std::mem::transmute(check) };
-            check()?;
-        }
+    NOTIFIED.swap(false, Ordering::Acquire);
+    // Acquire: pairs with `set_check`'s Release.
+    let check = CHECK.load(Ordering::Acquire);
+    if !check.is_null() {
+        // SAFETY: `CHECK` only ever holds null or a `fn() -> Result<(), Interrupt>` stored by
+        // `set_check`; function pointers and data pointers have the same size here.
+        let check: fn() -> Result<(), Interrupt> = unsafe { std::mem::transmute(check) };
+        check()?;
     }
     check_signals()
 }

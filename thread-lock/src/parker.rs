@@ -145,7 +145,13 @@ impl Parker {
             }
             match crate::futex::wait(&self.word, v, deadline) {
                 crate::futex::Waited::TimedOut => return Wake::TimedOut,
-                crate::futex::Waited::Interrupted if interruptible => return Wake::Interrupted,
+                crate::futex::Waited::Interrupted if interruptible => {
+                    // The handler that interrupted us may have notified too: the caller's
+                    // run_pending covers that notify, so it must not wake the next park again.
+                    // Relaxed: as above.
+                    self.word.fetch_and(!NOTIFY, Relaxed);
+                    return Wake::Interrupted;
+                }
                 _ => {}
             }
         }

@@ -4,7 +4,7 @@
 //! in this binary of their own, printing libtest's `test NAME ... ok` lines.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 use thread_core::{
@@ -184,9 +184,15 @@ fn handoff_before_interrupt_wins() {
 static CHECK_MODE: AtomicU32 = AtomicU32::new(0);
 static CHECK_CALLS: AtomicUsize = AtomicUsize::new(0);
 static EINTR_SIGNALS: AtomicUsize = AtomicUsize::new(0);
+/// SIGUSR2 arrived and its work is pending (what CPython's C handler records).
+static SIGUSR2_RECORDED: AtomicBool = AtomicBool::new(false);
 
-/// The embedder's check for real signals: fails in mode 1, succeeds otherwise.
+/// The embedder's check for real signals: runs the recorded signal's work, which fails in mode
+/// 1 and succeeds otherwise. With nothing recorded (a wake by another signal) it does nothing.
 fn check() -> Result<(), Interrupt> {
+    if !SIGUSR2_RECORDED.swap(false, Ordering::SeqCst) {
+        return Ok(());
+    }
     CHECK_CALLS.fetch_add(1, Ordering::SeqCst);
     if CHECK_MODE.load(Ordering::SeqCst) == 1 {
         Err(Interrupt::new(
@@ -200,6 +206,7 @@ fn check() -> Result<(), Interrupt> {
 }
 
 extern "C" fn on_sigusr2(_: libc::c_int) {
+    SIGUSR2_RECORDED.store(true, Ordering::SeqCst);
     signals::notify();
 }
 
@@ -293,12 +300,50 @@ fn eintr_resumes_against_the_deadline() {
     lock.release().unwrap();
 }
 
+extern "C" fn record_only(_: libc::c_int) {
+    SIGUSR2_RECORDED.store(true, Ordering::SeqCst);
+}
+
+/// An embedder whose signal handler only records the signal, as CPython's C handler does, and
+/// never calls notify: the EINTR of the main thread's wait is enough for the wait to run the
+/// registered check, whose error the acquire returns without the lock.
+/// proves: LOCK-13
+fn eintr_runs_the_check_without_a_notify() {
+    install(libc::SIGUSR1, record_only);
+    signals::set_check(check);
+    CHECK_MODE.store(1, Ordering::SeqCst);
+    let calls_before = CHECK_CALLS.load(Ordering::SeqCst);
+    // SAFETY: pthread_self has no preconditions.
+    let main = unsafe { libc::pthread_self() } as usize;
+    let lock = Lock::new();
+    lock.acquire_blocking();
+    thread::scope(|s| {
+        s.spawn(|| {
+            wait_parked(&lock);
+            // SAFETY: `main` is the live main thread, blocked in the acquire below.
+            let rc = unsafe { libc::pthread_kill(main as libc::pthread_t, libc::SIGUSR1) };
+            assert_eq!(rc, 0);
+        });
+        let start = Instant::now();
+        let err = lock.acquire(true, 30.0).unwrap_err();
+        assert!(start.elapsed() < CEILING, "woken by the signal");
+        assert_eq!(err.python_type(), "ZeroDivisionError");
+    });
+    assert!(
+        lock.locked(),
+        "the interrupted acquire did not take the lock"
+    );
+    assert_eq!(CHECK_CALLS.load(Ordering::SeqCst), calls_before + 1);
+    CHECK_MODE.store(0, Ordering::SeqCst);
+    lock.release().unwrap();
+}
+
 fn main() {
     assert!(
         thread_core::is_main_thread(),
         "must run on the process's main thread"
     );
-    let tests: [(&str, fn()); 7] = [
+    let tests: [(&str, fn()); 8] = [
         (
             "interrupt_main_wakes_a_blocked_acquire",
             interrupt_main_wakes_a_blocked_acquire,
@@ -326,6 +371,10 @@ fn main() {
         (
             "eintr_resumes_against_the_deadline",
             eintr_resumes_against_the_deadline,
+        ),
+        (
+            "eintr_runs_the_check_without_a_notify",
+            eintr_runs_the_check_without_a_notify,
         ),
     ];
     let filter: Vec<String> = std::env::args()

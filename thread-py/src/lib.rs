@@ -178,7 +178,7 @@ fn builtin_thread(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
 #[pymodule]
 fn pythread(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    wait::install(py);
+    wait::install();
     let builtin = builtin_thread(py)?;
     m.add_class::<PyLock>()?;
     m.add("LockType", m.getattr("lock")?)?;
