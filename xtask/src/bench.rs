@@ -13,8 +13,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::python;
 
@@ -27,6 +28,9 @@ enum Target {
     MaxExtraNs(f64),
     /// Our median time under this many nanoseconds, whatever the peer's.
     UnderNs(f64),
+    /// A timed wait of this many nanoseconds: our oversleep (median minus the wait) no worse
+    /// than the peer's.
+    OversleepOf(f64),
     /// No goal: the peer is shown for context.
     Context,
 }
@@ -63,84 +67,96 @@ const fn beside(area: &'static str, ours: &'static str, peer: &'static str) -> G
 const GOALS: &[Goal] = &[
     goal(
         "lock",
-        "uncontended_pair/pythread_lock",
+        "uncontended_pair/thread_lock",
         "uncontended_pair/std_mutex",
         1.0,
     ),
     beside(
         "lock",
-        "uncontended_pair/pythread_lock",
-        "uncontended_pair/parking_lot_mutex",
+        "uncontended_pair/thread_lock",
+        "uncontended_pair/pl_mutex",
     ),
     beside(
         "lock",
-        "uncontended_pair/pythread_lock",
-        "uncontended_pair/parking_lot_raw_mutex",
+        "uncontended_pair/thread_lock",
+        "uncontended_pair/pl_raw",
     ),
-    beside("lock", "try_pair/pythread_lock", "try_pair/std_mutex"),
     beside(
         "lock",
-        "try_pair/pythread_lock",
-        "try_pair/parking_lot_raw_mutex",
+        "uncontended_pair/thread_lock_result",
+        "uncontended_pair/std_mutex",
+    ),
+    beside("lock", "try_pair/thread_lock", "try_pair/std_mutex"),
+    beside("lock", "try_pair/thread_lock", "try_pair/pl_raw"),
+    goal(
+        "lock",
+        "timed_pair_free/thread_lock_acquire_for",
+        "timed_pair_free/std_mutex",
+        1.05,
     ),
     goal(
         "lock",
-        "timed_pair_free/pythread_lock",
+        "timed_pair_free/thread_lock",
         "timed_pair_free/std_mutex",
         1.05,
     ),
     goal(
         "handoff",
-        "handoff_ping_pong/pythread_lock",
-        "handoff_ping_pong/parking_lot_raw_mutex",
+        "handoff_pingpong/thread_lock",
+        "handoff_pingpong/pl_raw",
         1.5,
     ),
     beside(
         "handoff",
-        "handoff_ping_pong/pythread_lock",
-        "handoff_ping_pong/std_mutex_condvar",
+        "handoff_pingpong/thread_lock",
+        "handoff_pingpong/std_mutex_condvar",
     ),
     goal(
         "contention",
-        "contended/pythread_lock/2",
+        "contended/thread_lock/2",
         "contended/std_mutex/2",
         1.0,
     ),
     goal(
         "contention",
-        "contended/pythread_lock/2",
-        "contended/parking_lot_mutex/2",
+        "contended/thread_lock/2",
+        "contended/pl_mutex/2",
         1.25,
     ),
     goal(
         "contention",
-        "contended/pythread_lock/4",
+        "contended/thread_lock/4",
         "contended/std_mutex/4",
         1.0,
     ),
     goal(
         "contention",
-        "contended/pythread_lock/4",
-        "contended/parking_lot_mutex/4",
+        "contended/thread_lock/4",
+        "contended/pl_mutex/4",
         1.25,
     ),
     goal(
         "contention",
-        "contended/pythread_lock/8",
+        "contended/thread_lock/8",
         "contended/std_mutex/8",
         1.0,
     ),
     goal(
         "contention",
-        "contended/pythread_lock/8",
-        "contended/parking_lot_mutex/8",
+        "contended/thread_lock/8",
+        "contended/pl_mutex/8",
         1.25,
     ),
-    goal(
+    Goal {
+        area: "timed wait",
+        ours: "timed_wait_1ms/thread_lock",
+        peer: "timed_wait_1ms/std_condvar_wait_timeout",
+        target: Target::OversleepOf(1e6),
+    },
+    beside(
         "timed wait",
-        "timed_wait_1ms/pythread_lock",
-        "timed_wait_1ms/std_condvar_wait_timeout",
-        1.0,
+        "timed_wait_1ms/thread_lock",
+        "timed_wait_1ms/pl_condvar_wait_for",
     ),
     goal("identity", "ident/get_ident", "ident/pthread_self", 1.0),
     beside("identity", "ident/get_ident", "ident/std_thread_current_id"),
@@ -231,6 +247,7 @@ fn goal_table(medians: &BTreeMap<String, f64>) -> String {
                     Target::MaxRatio(max) => Some(o / p <= max),
                     Target::MaxExtraNs(extra) => Some(o - p <= extra),
                     Target::UnderNs(limit) => Some(o < limit),
+                    Target::OversleepOf(wait) => Some(o - wait <= p - wait),
                     Target::Context => None,
                 };
                 let met = match met {
@@ -252,6 +269,7 @@ fn goal_table(medians: &BTreeMap<String, f64>) -> String {
             Target::MaxRatio(max) => format!("≤ {max:.2}x"),
             Target::MaxExtraNs(extra) => format!("≤ peer + {extra} ns"),
             Target::UnderNs(limit) => format!("< {limit} ns"),
+            Target::OversleepOf(wait) => format!("oversleep past {} ≤ peer's", format_ns(wait)),
             Target::Context => "context".to_owned(),
         };
         let _ = writeln!(
@@ -259,6 +277,37 @@ fn goal_table(medians: &BTreeMap<String, f64>) -> String {
             "| `{}` | `{}` | {ours_text} | {peer_text} | {ratio_text} | {goal} | {met} |",
             row.ours, row.peer
         );
+    }
+    out
+}
+
+/// The fairness lines thread-lock's contention bench prints (`  N threads: thread_lock F (A
+/// ops), std_mutex F (B), ...`), as a table with the issue's goal (slowest / mean ≥ 0.8).
+fn fairness_table(printed: &str) -> String {
+    let mut out = String::from(
+        "\n### fairness (slowest thread / mean, contended)\n\n| threads | thread_lock | std_mutex | pl_mutex | pl_raw | goal | met |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut rows = 0;
+    for line in printed.lines() {
+        let Some((threads, rest)) = line.trim().split_once(" threads: ") else {
+            continue;
+        };
+        let values: Vec<f64> = rest
+            .split(", ")
+            .filter_map(|part| part.split_whitespace().nth(1)?.parse().ok())
+            .collect();
+        let [ours, std, pl_mutex, pl_raw] = values[..] else {
+            continue;
+        };
+        let met = if ours >= 0.8 { "met" } else { "NOT MET" };
+        let _ = writeln!(
+            out,
+            "| {threads} | {ours:.2} | {std:.2} | {pl_mutex:.2} | {pl_raw:.2} | ≥ 0.80 | {met} |"
+        );
+        rows += 1;
+    }
+    if rows == 0 {
+        out.push_str("| — | not measured | | | | ≥ 0.80 | not measured |\n");
     }
     out
 }
@@ -512,12 +561,22 @@ pub(crate) fn bench(root: &Path, args: &[String]) -> Result<bool, String> {
         return Ok(grown.is_empty());
     }
 
-    let status = cargo()
+    let mut child = cargo()
         .current_dir(root)
         .args(["bench", "--workspace", "--benches", "--"])
         .args(["--warm-up-time", "1", "--measurement-time", "3"])
-        .status()
+        .stdout(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    let mut printed = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            printed.push_str(&line);
+            printed.push('\n');
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
     if !status.success() {
         return Ok(false);
     }
@@ -527,6 +586,7 @@ pub(crate) fn bench(root: &Path, args: &[String]) -> Result<bool, String> {
          the same run; ratio = our time / the peer's time (below 1 is faster).\n",
     );
     report.push_str(&goal_table(&medians));
+    report.push_str(&fairness_table(&printed));
     report.push_str("\n## Context: CPython on the same machine\n\n");
     report.push_str(&cpython_context());
     report.push_str("\n## Instruction counts (callgrind)\n\n");
@@ -561,13 +621,24 @@ mod tests {
     }
 
     #[test]
+    fn fairness_lines_become_rows() {
+        let printed = "  2 threads: thread_lock 0.91 (100 ops), std_mutex 0.50 (80), \
+                       pl_mutex 0.88 (90), pl_raw 0.70 (95)\n";
+        let table = fairness_table(printed);
+        assert!(
+            table.contains("| 2 | 0.91 | 0.50 | 0.88 | 0.70 | ≥ 0.80 | met |"),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn criterion_estimates_are_read_by_full_id() {
         let dir = std::env::temp_dir().join(format!("xtask-criterion-{}", std::process::id()));
-        let new = dir.join("uncontended_pair/pythread_lock/new");
+        let new = dir.join("uncontended_pair/thread_lock/new");
         fs::create_dir_all(&new).unwrap();
         fs::write(
             new.join("benchmark.json"),
-            r#"{"group_id":"uncontended_pair","function_id":"pythread_lock","full_id":"uncontended_pair/pythread_lock"}"#,
+            r#"{"group_id":"uncontended_pair","function_id":"thread_lock","full_id":"uncontended_pair/thread_lock"}"#,
         )
         .unwrap();
         fs::write(
@@ -577,8 +648,10 @@ mod tests {
         .unwrap();
         let medians = criterion_medians(&dir);
         fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(medians.get("uncontended_pair/pythread_lock"), Some(&8.5));
+        assert_eq!(medians.get("uncontended_pair/thread_lock"), Some(&8.5));
         let table = goal_table(&medians);
-        assert!(table.contains("| `uncontended_pair/pythread_lock` | `uncontended_pair/std_mutex` | 8.50 ns | not run |"));
+        assert!(table.contains(
+            "| `uncontended_pair/thread_lock` | `uncontended_pair/std_mutex` | 8.50 ns | not run |"
+        ));
     }
 }
