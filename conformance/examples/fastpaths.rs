@@ -37,6 +37,12 @@ fn run(case: &str, iterations: u64) -> bool {
                 let _ = black_box(&lock).release();
             }
         }
+        "lock_result_timed_pair" => {
+            for _ in 0..iterations {
+                let _ = black_box(black_box(&lock).acquire(true, black_box(1.0)));
+                let _ = black_box(&lock).release();
+            }
+        }
         "lock_guard" => {
             for _ in 0..iterations {
                 drop(black_box(black_box(&lock).lock()));

@@ -3,7 +3,7 @@
 use crate::clock;
 use crate::error::LockError;
 use crate::raw::{Outcome, RawLock};
-use crate::timeout::{Parsed, Timeout, duration_ns, parse};
+use crate::timeout::{Parsed, Timeout, duration_ns, parse, whole_micros};
 use std::fmt;
 use std::time::Duration;
 use thread_core::{is_main_thread, signals};
@@ -251,16 +251,16 @@ pub(crate) fn acquire_parsed(raw: &RawLock, timeout: Parsed) -> Result<bool, Loc
             }
             None
         }
-        Parsed::WithinUs(us) => {
+        Parsed::WithinNs(ns) => {
             if raw.try_lock_fast() {
                 return Ok(true);
             }
-            if us == 0 {
+            if ns == 0 {
                 return Ok(raw.try_lock());
             }
             // The clock is read only now that the fast path failed. At most PY_TIMEOUT_MAX µs:
             // the product fits a u64.
-            Some(clock::deadline_after(us * 1000))
+            Some(clock::deadline_after(whole_micros(ns) * 1000))
         }
     };
     wait_interruptibly(raw, deadline)

@@ -66,7 +66,7 @@ pub fn parse_timeout(blocking: bool, timeout: f64) -> Result<Timeout, LockError>
     parse(blocking, timeout).map(|p| match p {
         Parsed::NonBlocking => Timeout::NonBlocking,
         Parsed::Forever => Timeout::Forever,
-        Parsed::WithinUs(us) => Timeout::Within(Duration::from_micros(us)),
+        Parsed::WithinNs(ns) => Timeout::Within(Duration::from_micros(whole_micros(ns))),
     })
 }
 
@@ -76,8 +76,9 @@ pub fn parse_timeout(blocking: bool, timeout: f64) -> Result<Timeout, LockError>
 pub(crate) enum Parsed {
     NonBlocking,
     Forever,
-    /// Whole microseconds, at most `PY_TIMEOUT_MAX`.
-    WithinUs(u64),
+    /// Nanoseconds, to be rounded up to whole microseconds ([`whole_micros`]) when a deadline
+    /// is needed: at most `PY_TIMEOUT_MAX` microseconds once rounded.
+    WithinNs(u64),
 }
 
 /// The checks and conversion of [`parse_timeout`].
@@ -121,12 +122,18 @@ pub(crate) fn parse(blocking: bool, timeout: f64) -> Result<Parsed, LockError> {
     if ns == UNSET_NS {
         return Ok(Parsed::Forever);
     }
-    // Microseconds, rounded up (ns >= 0 here).
-    let us = (ns as u64).div_ceil(1000);
-    if us > PY_TIMEOUT_MAX_US as u64 {
+    // ns >= 0 here. Rounded up to microseconds it exceeds PY_TIMEOUT_MAX exactly when ns exceeds
+    // PY_TIMEOUT_MAX * 1000 (which fits an i64): no division on the fast path.
+    if ns > PY_TIMEOUT_MAX_US * 1000 {
         return Err(LockError::TimeoutTooLarge);
     }
-    Ok(Parsed::WithinUs(us))
+    Ok(Parsed::WithinNs(ns as u64))
+}
+
+/// Microseconds, rounded up, as CPython's lock waits count them.
+#[inline]
+pub(crate) fn whole_micros(ns: u64) -> u64 {
+    ns.div_ceil(1000)
 }
 
 /// Nanoseconds of a duration, saturating (a wait of 584 years is a wait forever).

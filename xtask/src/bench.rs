@@ -385,6 +385,7 @@ const COUNTED: &[&str] = &[
     "lock_pair",
     "lock_try_pair",
     "lock_timed_pair",
+    "lock_result_timed_pair",
     "lock_guard",
     "rlock_pair",
     "get_ident",
@@ -563,7 +564,7 @@ pub(crate) fn bench(root: &Path, args: &[String]) -> Result<bool, String> {
 
     let mut child = cargo()
         .current_dir(root)
-        .args(["bench", "--workspace", "--benches", "--"])
+        .args(["bench", "--workspace", "--bench", "*", "--"])
         .args(["--warm-up-time", "1", "--measurement-time", "3"])
         .stdout(Stdio::piped())
         .spawn()
