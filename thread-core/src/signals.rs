@@ -1,0 +1,208 @@
+//! The interrupt seam: how a main-thread wait elsewhere (thread-lock's acquire) is woken by
+//! [`interrupt_main`](crate::interrupt_main) (X-INTR-3) and by real signals (LOCK-13), without
+//! thread-core knowing what waits.
+//!
+//! * An embedder's OS signal handler calls [`notify`] (async-signal-safe) and registers, once,
+//!   the [`set_check`] function that turns its recorded signals into an [`Interrupt`].
+//! * A waiter on the main thread registers the futex word it is about to sleep on with
+//!   [`watch`], then checks [`pending`], then sleeps; when woken it calls [`run_pending`].
+//!
+//! # Why no wake-up is lost
+//!
+//! A notifier marks pending (SeqCst), then reads the registration (SeqCst). A waiter stores the
+//! registration (SeqCst), then reads pending (SeqCst). In the single total order of SeqCst
+//! operations one of the two reads comes after the other side's write: either the waiter sees the
+//! mark and does not sleep, or the notifier sees the registration and sets `wake_bit` in the word
+//! before its `FUTEX_WAKE` — and a futex wait on a word that no longer holds the expected value
+//! returns at once.
+//!
+//! # Why the word only needs to outlive the guard
+//!
+//! A notifier counts itself in `USERS` (SeqCst) before it reads the registration and leaves when
+//! it no longer touches the word. Dropping the guard clears the registration (SeqCst) and then
+//! spins until `USERS` reads 0 (SeqCst): a notifier not yet counted then can only read the cleared
+//! registration. A notifier never waits, so a signal handler that interrupts the spinning thread
+//! itself finishes and the spin ends.
+//!
+//! Only the main thread registers; [`watch`] on another thread returns an inactive guard. Nested
+//! watches on the main thread (a check that itself waits) restore the outer registration on drop.
+
+use std::marker::PhantomData;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32 as StdAtomicU32, AtomicUsize, Ordering};
+
+use crate::loom::AtomicU32;
+use crate::{Interrupt, check_signals, interrupt, is_main_thread};
+
+/// The registered futex word of the main thread's current wait; null when none.
+static WORD: AtomicPtr<AtomicU32> = AtomicPtr::new(ptr::null_mut());
+/// The bit a notifier sets in `WORD`; only changed while `WORD` is null and `USERS` is 0.
+static WAKE_BIT: StdAtomicU32 = StdAtomicU32::new(0);
+/// Notifiers that may be using the registration right now.
+static USERS: AtomicUsize = AtomicUsize::new(0);
+/// Set by [`notify`], consumed by [`run_pending`].
+static NOTIFIED: AtomicBool = AtomicBool::new(false);
+/// The embedder's check, as a pointer to a `fn() -> Result<(), Interrupt>`; null when none.
+static CHECK: AtomicPtr<()> = AtomicPtr::new(ptr::null_mut());
+
+/// Tells the main thread that a real signal arrived: marks it pending and wakes a watched wait.
+/// Async-signal-safe: atomics and a raw `futex` system call only, no lock, no allocation.
+///
+/// ```
+/// thread_core::signals::notify();
+/// assert!(thread_core::signals::pending());
+/// ```
+pub fn notify() {
+    // SeqCst: the mark precedes the registration read in `wake_main` (see the module docs).
+    NOTIFIED.store(true, Ordering::SeqCst);
+    wake_main();
+}
+
+/// Registers what a woken main-thread wait runs for real signals (for an embedded CPython: run
+/// the pending Python signal handlers). Replaces any earlier check.
+///
+/// ```
+/// fn check() -> Result<(), thread_core::Interrupt> { Ok(()) }
+/// thread_core::signals::set_check(check);
+/// ```
+pub fn set_check(check: fn() -> Result<(), Interrupt>) {
+    // Release: a `run_pending` that loads the pointer (Acquire) sees what the embedder set up
+    // before registering it.
+    CHECK.store(check as *mut (), Ordering::Release);
+}
+
+/// Whether something waits for the main thread: an `interrupt_main` mark, or a [`notify`] that
+/// [`run_pending`] has not consumed yet.
+///
+/// ```
+/// thread_core::signals::notify();
+/// assert!(thread_core::signals::pending());
+/// ```
+pub fn pending() -> bool {
+    // SeqCst: the read after registering in `watch` (see the module docs).
+    NOTIFIED.load(Ordering::SeqCst) || interrupt::marks_pending()
+}
+
+/// On the main thread: consumes the notify flag and, if it was set, runs the registered check;
+/// then runs [`check_signals`]. The first error is returned (what is left stays pending).
+/// Elsewhere it does nothing and returns `Ok(())`.
+///
+/// ```
+/// // Not the main thread (doc tests run on a harness thread): nothing runs.
+/// assert!(thread_core::signals::run_pending().is_ok());
+/// ```
+pub fn run_pending() -> Result<(), Interrupt> {
+    if !is_main_thread() {
+        return Ok(());
+    }
+    // Acquire: the check sees what the signal handler recorded before `notify`.
+    if NOTIFIED.swap(false, Ordering::Acquire) {
+        let check = CHECK.load(Ordering::Acquire);
+        if !check.is_null() {
+            // SAFETY: `CHECK` only ever holds null or a `fn() -> Result<(), Interrupt>` stored by
+            // `set_check`; function pointers and data pointers have the same size here.
+            let check: fn() -> Result<(), Interrupt> = unsafe { std::mem::transmute(check) };
+            check()?;
+        }
+    }
+    check_signals()
+}
+
+/// Sets the registered word's wake bit and wakes its sleepers. Async-signal-safe.
+pub(crate) fn wake_main() {
+    // SeqCst: counted before the registration is read (see the module docs).
+    USERS.fetch_add(1, Ordering::SeqCst);
+    let word = WORD.load(Ordering::SeqCst);
+    if !word.is_null() {
+        // Relaxed: written before `WORD` was published, and our SeqCst load of `WORD` acquired it.
+        let wake_bit = WAKE_BIT.load(Ordering::Relaxed);
+        // SAFETY: the word is registered, and the guard that registered it waits for `USERS` to
+        // drop to 0 before it lets the word go, so it is alive until our `fetch_sub` below.
+        let word = unsafe { &*word };
+        // Release: the sleeper that sees the bit (Acquire) sees the pending mark.
+        word.fetch_or(wake_bit, Ordering::Release);
+        futex_wake_all(word);
+    }
+    // Release: our last use of the word happens before a guard's drop that reads 0.
+    USERS.fetch_sub(1, Ordering::Release);
+}
+
+#[cfg(not(loom))]
+fn futex_wake_all(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE only reads the address to find its sleepers; the word is alive.
+    // Wake all: other threads may sleep on the same word, and the main thread must be among the
+    // woken. A raw system call is async-signal-safe.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+        );
+    }
+}
+
+/// Under loom there is no futex: the model's parker must watch the word itself.
+#[cfg(loom)]
+fn futex_wake_all(_word: &AtomicU32) {}
+
+/// The registration of a futex word for the duration of a main-thread wait; see [`watch`].
+///
+/// Neither `Send` nor `Sync`: it is dropped on the main thread that made it.
+#[derive(Debug)]
+#[must_use = "the word is watched only while the guard lives"]
+pub struct WatchGuard<'a> {
+    /// The registration this one replaced, restored on drop; `None` for an inactive guard.
+    previous: Option<(*mut AtomicU32, u32)>,
+    _word: PhantomData<&'a AtomicU32>,
+}
+
+/// Registers `word`, the futex word the calling main thread is about to sleep on, until the
+/// guard drops: [`notify`] and [`interrupt_main`](crate::interrupt_main) then
+/// `fetch_or(wake_bit, Release)` it and `FUTEX_WAKE` its sleepers. Register, then check
+/// [`pending`], then sleep: no notify is missed (see the module docs). On a thread other than the
+/// main one the guard is inactive.
+///
+/// ```
+/// use std::sync::atomic::AtomicU32;
+/// let word = AtomicU32::new(0);
+/// let guard = thread_core::signals::watch(&word, 0b10);
+/// drop(guard);
+/// ```
+pub fn watch(word: &AtomicU32, wake_bit: u32) -> WatchGuard<'_> {
+    if !is_main_thread() {
+        return WatchGuard {
+            previous: None,
+            _word: PhantomData,
+        };
+    }
+    let previous = swap_registration(ptr::from_ref(word).cast_mut(), wake_bit);
+    WatchGuard {
+        previous: Some(previous),
+        _word: PhantomData,
+    }
+}
+
+/// Installs a registration and returns the one it replaced; waits out notifiers of the old one.
+fn swap_registration(word: *mut AtomicU32, wake_bit: u32) -> (*mut AtomicU32, u32) {
+    // SeqCst: see the module docs.
+    let old_word = WORD.swap(ptr::null_mut(), Ordering::SeqCst);
+    // Relaxed: only this (the main) thread writes `WAKE_BIT`.
+    let old_bit = WAKE_BIT.load(Ordering::Relaxed);
+    // SeqCst: after the clear, a notifier not yet counted reads null.
+    while USERS.load(Ordering::SeqCst) != 0 {
+        crate::loom::spin_hint();
+    }
+    // Relaxed: published by the SeqCst store of `WORD` below.
+    WAKE_BIT.store(wake_bit, Ordering::Relaxed);
+    WORD.store(word, Ordering::SeqCst);
+    (old_word, old_bit)
+}
+
+impl Drop for WatchGuard<'_> {
+    fn drop(&mut self) {
+        if let Some((word, bit)) = self.previous {
+            swap_registration(word, bit);
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! [`Lock`], CPython's `_thread.LockType`, and its guard [`LockGuard`].
+
+use crate::clock;
+use crate::error::LockError;
+use crate::raw::{Outcome, RawLock};
+use crate::timeout::{Timeout, duration_ns, parse_timeout};
+use std::fmt;
+use std::time::Duration;
+use thread_core::{is_main_thread, signals};
+
+/// CPython's `_thread.lock`: a one-byte lock that is not owned (any thread may release it) and
+/// not reentrant, with timed and interruptible acquires.
+///
+/// The `Result` forms ([`acquire`](Lock::acquire), [`acquire_with`](Lock::acquire_with),
+/// [`release`](Lock::release)) behave as CPython's methods, errors and messages included. The
+/// typed forms ([`try_acquire`](Lock::try_acquire), [`acquire_for`](Lock::acquire_for),
+/// [`acquire_blocking`](Lock::acquire_blocking), [`lock`](Lock::lock)) skip the argument checks
+/// and are not interruptible.
+///
+/// ```
+/// use thread_lock::Lock;
+///
+/// static LOCK: Lock = Lock::new();
+/// assert_eq!(LOCK.acquire(true, -1.0), Ok(true));
+/// assert!(LOCK.locked());
+/// assert_eq!(LOCK.acquire(false, -1.0), Ok(false)); // not reentrant
+/// std::thread::spawn(|| LOCK.release().unwrap()).join().unwrap(); // not owned
+/// assert!(!LOCK.locked());
+/// ```
+pub struct Lock {
+    raw: RawLock,
+}
+
+impl Lock {
+    /// A new, unlocked lock (LOCK-1).
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// assert!(!lock.locked());
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new() -> Lock {
+        Lock {
+            raw: RawLock::new(),
+        }
+    }
+
+    /// A new, unlocked lock (LOCK-1); not `const` under loom.
+    #[cfg(loom)]
+    pub fn new() -> Lock {
+        Lock {
+            raw: RawLock::new(),
+        }
+    }
+
+    /// `lock.acquire(blocking, timeout)`: CPython's argument checks (LOCK-4..6, through
+    /// [`parse_timeout`]), then [`acquire_with`](Lock::acquire_with). `timeout` −1 waits forever.
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// assert_eq!(lock.acquire(true, 0.01), Ok(true));
+    /// assert_eq!(lock.acquire(true, 0.01), Ok(false)); // timed out
+    /// assert_eq!(lock.acquire(false, 0.0).unwrap_err().python_type(), "ValueError");
+    /// ```
+    pub fn acquire(&self, blocking: bool, timeout: f64) -> Result<bool, LockError> {
+        let timeout = parse_timeout(blocking, timeout)?;
+        self.acquire_with(timeout)
+    }
+
+    /// Acquires within `timeout` and tells whether it got the lock (LOCK-7).
+    ///
+    /// On the main thread a blocking wait is interruptible (X-INTR-3, LOCK-13): woken by
+    /// `interrupt_main` or by thread-core's `signals::notify` (or a signal's `EINTR`), it runs the
+    /// pending handlers; if one fails it returns that error without the lock, otherwise it waits
+    /// again until the original deadline. If the lock was handed over (LOCK-15) before the wait
+    /// saw the interrupt, it returns `Ok(true)` and the interrupt stays pending.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use thread_lock::{Lock, Timeout};
+    ///
+    /// let lock = Lock::new();
+    /// assert_eq!(lock.acquire_with(Timeout::NonBlocking), Ok(true));
+    /// assert_eq!(lock.acquire_with(Timeout::Within(Duration::from_millis(1))), Ok(false));
+    /// ```
+    pub fn acquire_with(&self, timeout: Timeout) -> Result<bool, LockError> {
+        acquire_raw(&self.raw, timeout)
+    }
+
+    /// One attempt, at once; no argument checks.
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// assert!(lock.try_acquire());
+    /// assert!(!lock.try_acquire());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> bool {
+        self.raw.try_lock()
+    }
+
+    /// Waits at most about `timeout` (never less); not interruptible.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = thread_lock::Lock::new();
+    /// assert!(lock.acquire_for(Duration::from_millis(1)));
+    /// assert!(!lock.acquire_for(Duration::from_millis(1)));
+    /// ```
+    #[inline]
+    pub fn acquire_for(&self, timeout: Duration) -> bool {
+        if self.raw.try_lock_fast() {
+            return true;
+        }
+        acquire_for_slow(&self.raw, timeout)
+    }
+
+    /// Waits as long as it takes; not interruptible (an interrupt stays pending).
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// lock.acquire_blocking();
+    /// assert!(lock.locked());
+    /// ```
+    #[inline]
+    pub fn acquire_blocking(&self) {
+        self.raw.lock();
+    }
+
+    /// Releases the lock, from any thread (LOCK-8). Checking that it is held and releasing it
+    /// are one atomic step (LOCK-9). If a waiter has waited more than 1 ms it is handed the lock,
+    /// which is then still `locked()` when this returns (LOCK-15).
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// lock.acquire_blocking();
+    /// assert_eq!(lock.release(), Ok(()));
+    /// assert_eq!(lock.release().unwrap_err().to_string(), "release unlocked lock");
+    /// ```
+    #[inline]
+    pub fn release(&self) -> Result<(), LockError> {
+        self.raw.unlock().map_err(|_| LockError::ReleaseUnlocked)
+    }
+
+    /// Whether the lock is held: a snapshot, not for synchronisation (LOCK-10).
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// assert!(!lock.locked());
+    /// ```
+    #[inline]
+    pub fn locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// `with lock:` — acquires (not interruptibly) and returns a guard that releases on drop
+    /// (LOCK-11).
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// {
+    ///     let _guard = lock.lock();
+    ///     assert!(lock.locked());
+    /// }
+    /// assert!(!lock.locked());
+    /// ```
+    #[inline]
+    pub fn lock(&self) -> LockGuard<'_> {
+        self.raw.lock();
+        LockGuard { lock: self }
+    }
+
+    /// `_at_fork_reinit()`: makes the lock unlocked whatever its state, waking nobody (FORK-1).
+    ///
+    /// # Safety
+    ///
+    /// No other thread may be waiting on or using the lock (as in a forked child, where the
+    /// parent's other threads do not exist).
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// lock.acquire_blocking();
+    /// // SAFETY: no other thread knows this lock.
+    /// unsafe { lock.reinit_after_fork() };
+    /// assert!(!lock.locked());
+    /// ```
+    pub unsafe fn reinit_after_fork(&self) {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.raw.force_unlock() }
+    }
+}
+
+impl Default for Lock {
+    fn default() -> Lock {
+        Lock::new()
+    }
+}
+
+impl fmt::Debug for Lock {
+    /// `<locked _thread.lock object>` / `<unlocked _thread.lock object>` (LOCK-12).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.locked() { "locked" } else { "unlocked" };
+        write!(f, "<{state} _thread.lock object>")
+    }
+}
+
+/// The acquire of [`Lock::acquire_with`] and [`RLock`](crate::RLock)'s, on the raw lock.
+pub(crate) fn acquire_raw(raw: &RawLock, timeout: Timeout) -> Result<bool, LockError> {
+    let deadline = match timeout {
+        Timeout::NonBlocking => return Ok(raw.try_lock()),
+        Timeout::Forever => {
+            if raw.try_lock_fast() {
+                return Ok(true);
+            }
+            None
+        }
+        Timeout::Within(d) => {
+            if raw.try_lock_fast() {
+                return Ok(true);
+            }
+            if d.is_zero() {
+                return Ok(raw.try_lock());
+            }
+            // The clock is read only now that the fast path failed.
+            Some(clock::deadline_after(duration_ns(d)))
+        }
+    };
+    wait_interruptibly(raw, deadline)
+}
+
+#[cold]
+fn wait_interruptibly(raw: &RawLock, deadline: Option<clock::Nanos>) -> Result<bool, LockError> {
+    let interruptible = is_main_thread();
+    loop {
+        match raw.lock_slow(deadline, interruptible) {
+            Outcome::Acquired => return Ok(true),
+            Outcome::TimedOut => return Ok(false),
+            // Run the handlers; a failure ends the acquire without the lock, success resumes the
+            // wait against the same deadline.
+            Outcome::Interrupted => signals::run_pending().map_err(LockError::Interrupted)?,
+        }
+    }
+}
+
+#[cold]
+fn acquire_for_slow(raw: &RawLock, timeout: Duration) -> bool {
+    if timeout.is_zero() {
+        return raw.try_lock();
+    }
+    let deadline = clock::deadline_after(duration_ns(timeout));
+    raw.lock_slow(Some(deadline), false) == Outcome::Acquired
+}
+
+/// Holds a [`Lock`] until dropped (`with lock:`, LOCK-11).
+///
+/// The guard is `Send`: it may be moved to (a scoped) thread and dropped there, since the lock
+/// has no owner. Dropping it releases the lock if it is held and otherwise does nothing;
+/// [`unlock`](LockGuard::unlock) returns CPython's error instead.
+///
+/// Like CPython's `__exit__`, a guard does not know whose hold it releases: if another thread
+/// released the lock and a third thread took it since, dropping the guard releases that third
+/// thread's hold.
+///
+/// ```
+/// use thread_lock::Lock;
+///
+/// let lock = Lock::new();
+/// let guard = lock.lock();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(guard)); // released on another thread
+/// });
+/// assert!(!lock.locked());
+/// ```
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+}
+
+impl LockGuard<'_> {
+    /// Releases now, returning `RuntimeError|release unlocked lock` if the lock is no longer held.
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// let guard = lock.lock();
+    /// lock.release().unwrap(); // someone else released it
+    /// assert_eq!(guard.unlock().unwrap_err().python_type(), "RuntimeError");
+    /// ```
+    pub fn unlock(self) -> Result<(), LockError> {
+        let lock = self.lock;
+        std::mem::forget(self);
+        lock.release()
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        // An already-unlocked lock is not an error here (LOCK-11).
+        let _ = self.lock.raw.unlock();
+    }
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("lock", self.lock)
+            .finish()
+    }
+}

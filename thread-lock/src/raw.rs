@@ -1,0 +1,286 @@
+//! The raw lock: one byte of state on our own parking lot.
+//!
+//! The design is CPython 3.13+'s `PyMutex` and parking_lot's `RawMutex`: two bits, a fast path of
+//! one compare-and-swap each way, waiters queued in [`crate::parking`] by the lock's address.
+//!
+//! # State
+//!
+//! | `PARKED` | `LOCKED` | meaning |
+//! |---|---|---|
+//! | 0 | 0 | free, nobody queued: `acquire` is one CAS 0 → `LOCKED` |
+//! | 0 | 1 | held, nobody queued: `release` is one CAS `LOCKED` → 0 |
+//! | 1 | 1 | held, waiters may be queued: `release` goes through the bucket and wakes one |
+//! | 1 | 0 | free, waiters queued: a woken waiter (or a newcomer, barging) takes it |
+//!
+//! # The invariant that keeps a parked thread from being lost
+//!
+//! *While no thread holds the bucket lock of this lock's address, if any waiter for the lock is
+//! queued, `PARKED` is set.* It holds because
+//!
+//! * a waiter sets `PARKED` itself (a CAS, outside the bucket) and then, *under the bucket lock*,
+//!   queues itself only if the state is still exactly `LOCKED | PARKED` (otherwise it retries);
+//! * `PARKED` is cleared only under the bucket lock: by a release that leaves no waiter for the
+//!   key queued, and by a timed-out or interrupted waiter that removes the last entry;
+//! * no other operation clears it: the release fast path is a CAS that expects exactly `LOCKED`
+//!   and fails when `PARKED` is set, and acquirers only add `LOCKED`.
+//!
+//! So a release that begins after a waiter queued itself sees `PARKED`, takes the slow path and,
+//! under the same bucket lock, dequeues and wakes a waiter. A woken waiter that was not
+//! handed the lock tries to take it; if a newcomer barged in first, that newcomer's release finds
+//! `PARKED` set (the remaining waiters kept it set, or the woken thread sets it again before it
+//! sleeps) and wakes a waiter in turn.
+//!
+//! # Fairness (LOCK-15)
+//!
+//! A release that dequeues a waiter that has waited more than 1 ms hands the lock over: the state
+//! stays `LOCKED` (so `locked()` is true when `release` returns) and the waiter returns owning it.
+//! Otherwise the release frees the lock and the woken waiter competes with newcomers.
+//!
+//! # Release-if-locked (LOCK-9)
+//!
+//! Every release is one atomic step that checks `LOCKED` and clears it: the fast path's CAS, or a
+//! CAS under the bucket lock in the slow path. Of two racing releases of a held lock, exactly one
+//! finds `LOCKED` set (unless the first handed the lock over to a waiter, whose hold the second
+//! then releases, as in CPython).
+
+use crate::clock::{self, Nanos, TIME_TO_BE_FAIR};
+use crate::loom::{AtomicU8, spin_loop, yield_now};
+use crate::parking::{self, Parked};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+/// Held.
+const LOCKED: u8 = 1;
+/// Waiters may be queued in the parking lot under this lock's address.
+const PARKED: u8 = 2;
+
+/// How many times a contended acquire spins before it parks (then yields, see `lock_slow`).
+#[cfg(not(loom))]
+const SPIN_LIMIT: u32 = 10;
+/// Spinning is only a delay; loom would explore every iteration of it.
+#[cfg(loom)]
+const SPIN_LIMIT: u32 = 0;
+/// Of those, the first ones are busy-wait spins (2, 4, 8 pause instructions); the rest yield.
+const SPIN_BUSY: u32 = 3;
+
+/// How a blocking acquire ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The caller owns the lock.
+    Acquired,
+    /// The deadline passed without the lock.
+    TimedOut,
+    /// The wait was interrupted (a signal, or thread-core's notify) without the lock.
+    Interrupted,
+}
+
+/// The release found the lock unlocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotLocked;
+
+/// The one-byte lock. Not reentrant, not owned: any thread may release it.
+#[derive(Debug)]
+pub(crate) struct RawLock {
+    state: AtomicU8,
+}
+
+impl RawLock {
+    /// A free lock.
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> RawLock {
+        RawLock {
+            state: AtomicU8::new(0),
+        }
+    }
+
+    /// A free lock (loom's atomics cannot be built in a `const fn`).
+    #[cfg(loom)]
+    pub(crate) fn new() -> RawLock {
+        RawLock {
+            state: AtomicU8::new(0),
+        }
+    }
+
+    /// The key under which waiters queue in the parking lot.
+    fn key(&self) -> usize {
+        &self.state as *const AtomicU8 as usize
+    }
+
+    /// The fast path: one CAS from free-and-unqueued. Acquire: the critical section begins after
+    /// the previous owner's Release.
+    #[inline]
+    pub(crate) fn try_lock_fast(&self) -> bool {
+        self.state
+            .compare_exchange(0, LOCKED, Acquire, Relaxed)
+            .is_ok()
+    }
+
+    /// One attempt, which succeeds whenever `LOCKED` is clear (also with waiters queued).
+    #[inline]
+    pub(crate) fn try_lock(&self) -> bool {
+        self.try_lock_fast() || self.try_lock_slow()
+    }
+
+    #[cold]
+    fn try_lock_slow(&self) -> bool {
+        // Relaxed: the CAS below is what acquires.
+        let mut v = self.state.load(Relaxed);
+        while v & LOCKED == 0 {
+            match self
+                .state
+                .compare_exchange_weak(v, v | LOCKED, Acquire, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => v = now,
+            }
+        }
+        false
+    }
+
+    /// Blocks until acquired; not interruptible.
+    #[inline]
+    pub(crate) fn lock(&self) {
+        if !self.try_lock_fast() {
+            self.lock_slow(None, false);
+        }
+    }
+
+    /// Whether the lock is held (a snapshot; Relaxed, since it orders nothing).
+    #[inline]
+    pub(crate) fn is_locked(&self) -> bool {
+        self.state.load(Relaxed) & LOCKED != 0
+    }
+
+    /// The contended acquire: spin, then park until acquired, until `deadline` (absolute
+    /// monotonic nanoseconds; `None`: no deadline), or — when `interruptible` — interrupted.
+    #[cold]
+    pub(crate) fn lock_slow(&self, deadline: Option<Nanos>, interruptible: bool) -> Outcome {
+        let mut spins = 0;
+        let mut fair_at = None;
+        // Relaxed: only the CASes acquire.
+        let mut v = self.state.load(Relaxed);
+        loop {
+            if v & LOCKED == 0 {
+                match self
+                    .state
+                    .compare_exchange_weak(v, v | LOCKED, Acquire, Relaxed)
+                {
+                    Ok(_) => return Outcome::Acquired,
+                    Err(now) => {
+                        v = now;
+                        continue;
+                    }
+                }
+            }
+            // Spin only while nobody is queued: once threads park, newcomers queue behind them.
+            if v & PARKED == 0 && spins < SPIN_LIMIT {
+                if spins < SPIN_BUSY {
+                    for _ in 0..(2u32 << spins) {
+                        spin_loop();
+                    }
+                } else {
+                    yield_now();
+                }
+                spins += 1;
+                v = self.state.load(Relaxed);
+                continue;
+            }
+            if let Some(d) = deadline
+                && clock::now() >= d
+            {
+                return Outcome::TimedOut;
+            }
+            if v & PARKED == 0 {
+                // Relaxed: the flag publishes no data; the bucket lock orders what follows.
+                if let Err(now) = self
+                    .state
+                    .compare_exchange_weak(v, v | PARKED, Relaxed, Relaxed)
+                {
+                    v = now;
+                    continue;
+                }
+            }
+            let fair_at =
+                *fair_at.get_or_insert_with(|| clock::now().saturating_add(TIME_TO_BE_FAIR));
+            let parked = parking::park(
+                self.key(),
+                // Relaxed: run under the bucket lock, which orders it against every release that
+                // could clear LOCKED while PARKED is set.
+                || self.state.load(Relaxed) == LOCKED | PARKED,
+                fair_at,
+                deadline,
+                interruptible,
+                |last| {
+                    if last {
+                        // Under the bucket lock, with no waiter left (the invariant's second
+                        // clearing case). Relaxed: the flag publishes no data.
+                        self.state.fetch_and(!PARKED, Relaxed);
+                    }
+                },
+            );
+            match parked {
+                // The releaser left LOCKED set for us; its Release un-arming of our parker,
+                // which we read with Acquire, orders its critical section before ours.
+                Parked::Unparked { handoff: true } => return Outcome::Acquired,
+                Parked::Unparked { handoff: false } => spins = 0,
+                Parked::Invalid => {}
+                Parked::TimedOut => return Outcome::TimedOut,
+                Parked::Interrupted => return Outcome::Interrupted,
+            }
+            v = self.state.load(Relaxed);
+        }
+    }
+
+    /// Releases the lock if it is held, as one atomic step (LOCK-9). The fast path is one CAS.
+    #[inline]
+    pub(crate) fn unlock(&self) -> Result<(), NotLocked> {
+        // Release: publishes the critical section to the next owner's Acquire.
+        match self.state.compare_exchange(LOCKED, 0, Release, Relaxed) {
+            Ok(_) => Ok(()),
+            Err(v) => self.unlock_slow(v),
+        }
+    }
+
+    #[cold]
+    fn unlock_slow(&self, seen: u8) -> Result<(), NotLocked> {
+        if seen & LOCKED == 0 {
+            // The failed CAS read the lock free: this release loses, and changed nothing.
+            return Err(NotLocked);
+        }
+        parking::unpark_one(self.key(), |front| {
+            let mut handoff = None;
+            // Relaxed: the CAS below decides; the bucket lock orders us after earlier releases.
+            let mut v = self.state.load(Relaxed);
+            loop {
+                if v & LOCKED == 0 {
+                    return (Err(NotLocked), None);
+                }
+                // With PARKED clear no waiter is queued (the invariant); with PARKED set and
+                // none queued (all timed out meanwhile), clearing PARKED is right too.
+                let (new, wake) = match front {
+                    Some(f) if v & PARKED != 0 => {
+                        let h = *handoff.get_or_insert_with(|| clock::handoff_due(f.fair_at));
+                        let more = if f.more { PARKED } else { 0 };
+                        (if h { LOCKED | more } else { more }, Some(h))
+                    }
+                    _ => (0, None),
+                };
+                // Release: publishes the critical section to the next owner, whether it is the
+                // woken waiter (also ordered by its parker word) or a newcomer's Acquire CAS.
+                match self.state.compare_exchange(v, new, Release, Relaxed) {
+                    Ok(_) => return (Ok(()), wake),
+                    Err(now) => v = now,
+                }
+            }
+        })
+    }
+
+    /// Makes the lock free without waking anyone (FORK-1).
+    ///
+    /// # Safety
+    ///
+    /// No other thread may be using or waiting on the lock.
+    pub(crate) unsafe fn force_unlock(&self) {
+        // Release: a later acquire on this thread needs nothing more; no waiter exists.
+        self.state.store(0, Release);
+    }
+}

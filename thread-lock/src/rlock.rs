@@ -1,0 +1,380 @@
+//! [`RLock`], CPython's `_thread.RLock`: a reentrant lock owned by the thread that took it.
+//!
+//! # Implementation details
+//!
+//! An `RLock` is a [`RawLock`] plus two fields, `owner` (the owner's `get_ident()`, 0 when free)
+//! and `count`, like std's `ReentrantLock`. Both are written only by the thread that holds the raw
+//! lock, and both are cleared before the raw lock is released. The orderings:
+//!
+//! * `owner` is read and written with `Relaxed`. A thread compares it with its own ident. If the
+//!   thread owns the lock, it wrote that value itself and program order makes it visible. If it
+//!   does not, the value it reads cannot be its own ident: it never stored its ident there, or
+//!   it stored 0 after it (before releasing), and coherence forbids reading a value older than
+//!   its own latest write. Idents are unique among live threads (CORE-2), so no other thread
+//!   writes our ident. The comparison therefore needs no synchronisation.
+//! * `count` is read and written with `Relaxed`: only the owner changes it, and a new owner's
+//!   view of it is ordered by the raw lock (the previous owner's Release unlock, our Acquire
+//!   lock). Other threads read it only for snapshots (`Debug`), where any recent value is right.
+//!   It is an atomic rather than a plain cell only so those snapshots are not data races.
+//! * The raw lock's own Acquire/Release orderings carry the data the `RLock` protects.
+
+use crate::error::LockError;
+use crate::lock::acquire_raw;
+use crate::loom::{AtomicU64, AtomicUsize};
+use crate::raw::RawLock;
+use crate::timeout::{Timeout, parse_timeout};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering::Relaxed;
+use thread_core::{Ident, get_ident};
+
+/// CPython's `_thread.RLock`: reentrant, owned; released only by its owner.
+///
+/// ```
+/// use thread_lock::RLock;
+///
+/// let rlock = RLock::new();
+/// assert_eq!(rlock.acquire(true, -1.0), Ok(true));
+/// assert_eq!(rlock.acquire(false, -1.0), Ok(true)); // reentrant
+/// assert_eq!(rlock.recursion_count(), 2);
+/// rlock.release().unwrap();
+/// rlock.release().unwrap();
+/// assert!(!rlock.locked());
+/// ```
+pub struct RLock {
+    raw: RawLock,
+    owner: AtomicU64,
+    count: AtomicUsize,
+}
+
+/// What [`RLock::release_save`] returns and [`RLock::acquire_restore`] takes: CPython's
+/// `(count, owner)`.
+///
+/// ```
+/// use thread_lock::RLockState;
+///
+/// let me = thread_core::get_ident();
+/// let state = RLockState::from_parts(2, me);
+/// assert_eq!(state.into_parts(), (2, me));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RLockState {
+    count: usize,
+    owner: Ident,
+}
+
+impl RLockState {
+    /// Builds a state from CPython's `(count, owner)` (a binding rebuilds `owner` with
+    /// `Ident::from_u64`).
+    ///
+    /// ```
+    /// let state = thread_lock::RLockState::from_parts(1, thread_core::get_ident());
+    /// assert_eq!(state.into_parts().0, 1);
+    /// ```
+    pub fn from_parts(count: usize, owner: Ident) -> RLockState {
+        RLockState { count, owner }
+    }
+
+    /// CPython's `(count, owner)`.
+    ///
+    /// ```
+    /// let me = thread_core::get_ident();
+    /// assert_eq!(thread_lock::RLockState::from_parts(3, me).into_parts(), (3, me));
+    /// ```
+    pub fn into_parts(self) -> (usize, Ident) {
+        (self.count, self.owner)
+    }
+}
+
+impl RLock {
+    /// A new, unlocked RLock.
+    ///
+    /// ```
+    /// static RLOCK: thread_lock::RLock = thread_lock::RLock::new();
+    /// assert!(!RLOCK.locked());
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new() -> RLock {
+        RLock {
+            raw: RawLock::new(),
+            owner: AtomicU64::new(0),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// A new, unlocked RLock; not `const` under loom.
+    #[cfg(loom)]
+    pub fn new() -> RLock {
+        RLock {
+            raw: RawLock::new(),
+            owner: AtomicU64::new(0),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    fn owned_by(&self, me: u64) -> bool {
+        // Relaxed: see "Implementation details" in the module docs.
+        self.owner.load(Relaxed) == me
+    }
+
+    /// `rlock.acquire(blocking, timeout)`: the checks of LOCK-4..6 first, even when the caller
+    /// already owns it (RLOCK-2); then [`acquire_with`](RLock::acquire_with).
+    ///
+    /// ```
+    /// let rlock = thread_lock::RLock::new();
+    /// rlock.acquire(true, -1.0).unwrap();
+    /// assert_eq!(rlock.acquire(false, 0.0).unwrap_err().python_type(), "ValueError");
+    /// assert_eq!(rlock.recursion_count(), 1);
+    /// ```
+    pub fn acquire(&self, blocking: bool, timeout: f64) -> Result<bool, LockError> {
+        let timeout = parse_timeout(blocking, timeout)?;
+        self.acquire_with(timeout)
+    }
+
+    /// The owner's re-acquire adds one to the count and returns `Ok(true)` at once (or
+    /// `OverflowError|Internal lock count overflowed`, unchanged); another thread waits as
+    /// [`Lock::acquire_with`](crate::Lock::acquire_with) does, interruptibly on the main thread
+    /// (RLOCK-6).
+    ///
+    /// ```
+    /// use thread_lock::{RLock, Timeout};
+    ///
+    /// let rlock = RLock::new();
+    /// assert_eq!(rlock.acquire_with(Timeout::Forever), Ok(true));
+    /// assert_eq!(rlock.acquire_with(Timeout::NonBlocking), Ok(true));
+    /// assert_eq!(rlock.recursion_count(), 2);
+    /// ```
+    pub fn acquire_with(&self, timeout: Timeout) -> Result<bool, LockError> {
+        let me = get_ident().as_u64();
+        if self.owned_by(me) {
+            // Relaxed: only the owner (us) writes count.
+            let count = self.count.load(Relaxed);
+            let next = count.checked_add(1).ok_or(LockError::CountOverflow)?;
+            self.count.store(next, Relaxed);
+            return Ok(true);
+        }
+        if !acquire_raw(&self.raw, timeout)? {
+            return Ok(false);
+        }
+        self.set_owner(me, 1);
+        Ok(true)
+    }
+
+    fn set_owner(&self, me: u64, count: usize) {
+        // Relaxed: we hold the raw lock; see "Implementation details".
+        self.owner.store(me, Relaxed);
+        self.count.store(count, Relaxed);
+    }
+
+    /// Releases one level; the lock is freed when the count reaches 0. By a thread that does not
+    /// own it: `RuntimeError|cannot release un-acquired lock` (RLOCK-3).
+    ///
+    /// ```
+    /// let rlock = thread_lock::RLock::new();
+    /// assert_eq!(rlock.release().unwrap_err().to_string(), "cannot release un-acquired lock");
+    /// ```
+    pub fn release(&self) -> Result<(), LockError> {
+        let me = get_ident().as_u64();
+        // Relaxed: only the owner writes count, and we check ownership first.
+        if !self.owned_by(me) || self.count.load(Relaxed) == 0 {
+            return Err(LockError::ReleaseUnacquired);
+        }
+        let count = self.count.load(Relaxed) - 1;
+        self.count.store(count, Relaxed);
+        if count == 0 {
+            self.owner.store(0, Relaxed);
+            // We own the raw lock, so this cannot fail; its Release publishes owner/count = 0.
+            let _ = self.raw.unlock();
+        }
+        Ok(())
+    }
+
+    /// Whether any thread holds it ([3.14], RLOCK-6): a snapshot.
+    ///
+    /// ```
+    /// let rlock = thread_lock::RLock::new();
+    /// let _g = rlock.lock();
+    /// assert!(rlock.locked());
+    /// ```
+    pub fn locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// `with rlock:` — acquires (not interruptibly) and releases one level on drop. The guard is
+    /// not `Send`: only the owner may release.
+    ///
+    /// ```
+    /// let rlock = thread_lock::RLock::new();
+    /// {
+    ///     let _a = rlock.lock();
+    ///     let _b = rlock.lock();
+    ///     assert_eq!(rlock.recursion_count(), 2);
+    /// }
+    /// assert!(!rlock.locked());
+    /// ```
+    pub fn lock(&self) -> RLockGuard<'_> {
+        let me = get_ident().as_u64();
+        if self.owned_by(me) {
+            // A count of usize::MAX cannot be reached by nested guards in practice; saturate
+            // rather than panic if a restored state put it there.
+            let count = self.count.load(Relaxed);
+            self.count.store(count.saturating_add(1), Relaxed);
+        } else {
+            self.raw.lock();
+            self.set_owner(me, 1);
+        }
+        RLockGuard {
+            rlock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Whether the calling thread owns it (RLOCK-5).
+    ///
+    /// ```
+    /// let rlock = thread_lock::RLock::new();
+    /// assert!(!rlock.is_owned());
+    /// let _g = rlock.lock();
+    /// assert!(rlock.is_owned());
+    /// ```
+    pub fn is_owned(&self) -> bool {
+        self.owned_by(get_ident().as_u64()) && self.count.load(Relaxed) > 0
+    }
+
+    /// The count if the calling thread owns it, else 0 (RLOCK-5).
+    ///
+    /// ```
+    /// let rlock = thread_lock::RLock::new();
+    /// let _g = rlock.lock();
+    /// assert_eq!(rlock.recursion_count(), 1);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert_eq!(rlock.recursion_count(), 0));
+    /// });
+    /// ```
+    pub fn recursion_count(&self) -> usize {
+        if self.owned_by(get_ident().as_u64()) {
+            self.count.load(Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// Frees it completely and returns `(count, owner)`; by a thread that does not own it:
+    /// `RuntimeError|cannot release un-acquired lock` [3.14] (RLOCK-5).
+    ///
+    /// ```
+    /// let rlock = thread_lock::RLock::new();
+    /// let _a = rlock.lock();
+    /// let _b = rlock.lock();
+    /// let state = rlock.release_save().unwrap();
+    /// assert!(!rlock.locked());
+    /// assert_eq!(state.into_parts(), (2, thread_core::get_ident()));
+    /// rlock.acquire_restore(state);
+    /// assert_eq!(rlock.recursion_count(), 2);
+    /// # std::mem::forget((_a, _b)); rlock.release().unwrap(); rlock.release().unwrap();
+    /// ```
+    pub fn release_save(&self) -> Result<RLockState, LockError> {
+        let me = get_ident();
+        if !self.owned_by(me.as_u64()) || self.count.load(Relaxed) == 0 {
+            return Err(LockError::ReleaseUnacquired);
+        }
+        let count = self.count.load(Relaxed);
+        self.set_owner(0, 0);
+        // We own the raw lock: cannot fail.
+        let _ = self.raw.unlock();
+        Ok(RLockState { count, owner: me })
+    }
+
+    /// Blocks (not interruptibly) until it gets the lock, then restores count and owner
+    /// (RLOCK-5).
+    ///
+    /// ```
+    /// use thread_lock::{RLock, RLockState};
+    ///
+    /// let rlock = RLock::new();
+    /// rlock.acquire_restore(RLockState::from_parts(3, thread_core::get_ident()));
+    /// assert_eq!(rlock.recursion_count(), 3);
+    /// ```
+    pub fn acquire_restore(&self, state: RLockState) {
+        self.raw.lock();
+        self.set_owner(state.owner.as_u64(), state.count);
+    }
+
+    /// `_at_fork_reinit()`: unlocked, owner 0, count 0, waking nobody (FORK-1).
+    ///
+    /// # Safety
+    ///
+    /// No other thread may be waiting on or using the lock (as in a forked child).
+    ///
+    /// ```
+    /// let rlock = thread_lock::RLock::new();
+    /// std::mem::forget(rlock.lock());
+    /// // SAFETY: no other thread knows this lock.
+    /// unsafe { rlock.reinit_after_fork() };
+    /// assert!(!rlock.locked());
+    /// assert_eq!(rlock.recursion_count(), 0);
+    /// ```
+    pub unsafe fn reinit_after_fork(&self) {
+        self.set_owner(0, 0);
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.raw.force_unlock() }
+    }
+}
+
+impl Default for RLock {
+    fn default() -> RLock {
+        RLock::new()
+    }
+}
+
+impl fmt::Debug for RLock {
+    /// `<{locked|unlocked} _thread.RLock object owner={ident} count={n}>` (RLOCK-4).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let locked = self.locked();
+        // Relaxed snapshots; both are 0 when free.
+        let (owner, count) = if locked {
+            (self.owner.load(Relaxed), self.count.load(Relaxed))
+        } else {
+            (0, 0)
+        };
+        let state = if locked { "locked" } else { "unlocked" };
+        write!(
+            f,
+            "<{state} _thread.RLock object owner={owner} count={count}>"
+        )
+    }
+}
+
+/// Holds one level of an [`RLock`] until dropped. Not `Send`: only the owner may release it.
+///
+/// ```
+/// let rlock = thread_lock::RLock::new();
+/// let guard = rlock.lock();
+/// assert!(rlock.is_owned());
+/// drop(guard);
+/// assert!(!rlock.is_owned());
+/// ```
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct RLockGuard<'a> {
+    rlock: &'a RLock,
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: a shared reference to the guard only exposes `Debug`, which reads atomics.
+unsafe impl Sync for RLockGuard<'_> {}
+
+impl Drop for RLockGuard<'_> {
+    fn drop(&mut self) {
+        // The guard's thread owns a level (unless release_save gave it away meanwhile; then there
+        // is nothing of ours to release).
+        let _ = self.rlock.release();
+    }
+}
+
+impl fmt::Debug for RLockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLockGuard")
+            .field("rlock", self.rlock)
+            .finish()
+    }
+}
