@@ -1,0 +1,154 @@
+//! Runs operation sequences on pythread's own crates (thread-lock, thread-core), producing the
+//! same [`Outcome`]s as the CPython driver and the model.
+
+use thread_core::Ident;
+use thread_lock::{Lock, RLock, RLockState};
+
+use crate::ops::{LOCKS, Op, Outcome, Owner, Value};
+
+/// The objects one sequence works on: fresh locks, and the thread that runs it.
+#[derive(Debug)]
+pub struct Sequence {
+    locks: [Lock; LOCKS],
+    rlocks: [RLock; LOCKS],
+    main: Ident,
+}
+
+impl Default for Sequence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn failed(python_type: &str, error: impl std::fmt::Display) -> Outcome {
+    Outcome::error(python_type, error.to_string())
+}
+
+fn unit<E: std::fmt::Display>(
+    result: Result<(), E>,
+    python_type: impl Fn(&E) -> String,
+) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Ok(Value::None),
+        Err(error) => failed(&python_type(&error), error),
+    }
+}
+
+impl Sequence {
+    /// Fresh locks, owned by the calling thread's sequence.
+    ///
+    /// ```
+    /// use conformance::ops::Op;
+    /// let sequence = conformance::ours::Sequence::new();
+    /// assert_eq!(sequence.run(&Op::LockLocked { lock: 0 }).to_string(), "False");
+    /// ```
+    pub fn new() -> Sequence {
+        Sequence {
+            locks: [Lock::new(), Lock::new()],
+            rlocks: [RLock::new(), RLock::new()],
+            main: thread_core::get_ident(),
+        }
+    }
+
+    fn owner(&self, ident: Ident) -> Owner {
+        if ident == self.main {
+            Owner::Main
+        } else {
+            Owner::Other
+        }
+    }
+
+    /// Runs one operation on the calling thread (a helper thread for [`Op::OtherThread`]).
+    /// [`Op::InterruptMain`] runs the check right after, so it must run on the main thread.
+    ///
+    /// ```
+    /// use conformance::ops::Op;
+    /// let sequence = conformance::ours::Sequence::new();
+    /// let outcome = sequence.run(&Op::LockAcquire { lock: 1, blocking: true, timeout: f64::NAN });
+    /// assert_eq!(outcome.to_string(), "ValueError: Invalid value NaN (not a number)");
+    /// ```
+    pub fn run(&self, op: &Op) -> Outcome {
+        let lock_type = |e: &thread_lock::LockError| e.python_type().to_owned();
+        let thread_type = |e: &thread_core::ThreadError| e.python_type().to_owned();
+        match *op {
+            Op::LockAcquire {
+                lock,
+                blocking,
+                timeout,
+            } => match self.locks[lock].acquire(blocking, timeout) {
+                Ok(got) => Outcome::Ok(Value::Bool(got)),
+                Err(error) => failed(error.python_type(), &error),
+            },
+            Op::LockRelease { lock } => unit(self.locks[lock].release(), lock_type),
+            Op::LockLocked { lock } => Outcome::Ok(Value::Bool(self.locks[lock].locked())),
+            Op::RLockAcquire {
+                lock,
+                blocking,
+                timeout,
+            } => match self.rlocks[lock].acquire(blocking, timeout) {
+                Ok(got) => Outcome::Ok(Value::Bool(got)),
+                Err(error) => failed(error.python_type(), &error),
+            },
+            Op::RLockRelease { lock } => unit(self.rlocks[lock].release(), lock_type),
+            Op::RLockIsOwned { lock } => Outcome::Ok(Value::Bool(self.rlocks[lock].is_owned())),
+            Op::RLockRecursionCount { lock } => {
+                Outcome::Ok(Value::Int(self.rlocks[lock].recursion_count() as i128))
+            }
+            Op::RLockReleaseSave { lock } => match self.rlocks[lock].release_save() {
+                Ok(state) => {
+                    let (count, owner) = state.into_parts();
+                    Outcome::Ok(Value::Saved {
+                        count,
+                        owner: self.owner(owner),
+                    })
+                }
+                Err(error) => failed(error.python_type(), &error),
+            },
+            Op::RLockAcquireRestore { lock, count } => {
+                let state = RLockState::from_parts(count, thread_core::get_ident());
+                self.rlocks[lock].acquire_restore(state);
+                Outcome::Ok(Value::None)
+            }
+            Op::StackSize { size } => match thread_core::stack_size(Some(size)) {
+                Ok(previous) => Outcome::Ok(Value::Int(previous as i128)),
+                Err(error) => failed(error.python_type(), &error),
+            },
+            Op::StackSizeQuery => match thread_core::stack_size(None) {
+                Ok(current) => Outcome::Ok(Value::Int(current as i128)),
+                Err(error) => failed(error.python_type(), &error),
+            },
+            Op::TimeoutMax => Outcome::Ok(Value::F64(thread_lock::TIMEOUT_MAX.to_bits())),
+            Op::InterruptMain { signum } => {
+                match unit(thread_core::interrupt_main(signum), thread_type) {
+                    Outcome::Ok(_) => match thread_core::check_signals() {
+                        Ok(()) => Outcome::Ok(Value::None),
+                        Err(interrupt) => Outcome::Ok(Value::Fired {
+                            python_type: interrupt.python_type().to_owned(),
+                            message: interrupt.to_string(),
+                        }),
+                    },
+                    refused => refused,
+                }
+            }
+            Op::OtherThread(ref inner) => {
+                std::thread::scope(|scope| scope.spawn(|| self.run(inner)).join())
+                    .unwrap_or_else(|_| Outcome::error("Panic", "the helper thread panicked"))
+            }
+        }
+    }
+
+    /// Runs a whole sequence, then puts the stack size setting back to 0 so that the next
+    /// sequence starts from the default (as `driver.py` does).
+    ///
+    /// ```
+    /// use conformance::ops::Op;
+    /// let outcomes = conformance::ours::Sequence::run_all(&[Op::LockRelease { lock: 0 }]);
+    /// assert_eq!(outcomes[0].to_string(), "RuntimeError: release unlocked lock");
+    /// ```
+    pub fn run_all(ops: &[Op]) -> Vec<Outcome> {
+        let sequence = Sequence::new();
+        let outcomes = ops.iter().map(|op| sequence.run(op)).collect();
+        let _ = thread_core::stack_size(Some(0));
+        outcomes
+    }
+}
