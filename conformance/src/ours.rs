@@ -50,6 +50,24 @@ impl Sequence {
         }
     }
 
+    /// Lock `index` of the sequence.
+    ///
+    /// ```
+    /// assert!(!conformance::ours::Sequence::new().lock(0).locked());
+    /// ```
+    pub fn lock(&self, index: usize) -> &Lock {
+        &self.locks[index]
+    }
+
+    /// RLock `index` of the sequence.
+    ///
+    /// ```
+    /// assert_eq!(conformance::ours::Sequence::new().rlock(1).recursion_count(), 0);
+    /// ```
+    pub fn rlock(&self, index: usize) -> &RLock {
+        &self.rlocks[index]
+    }
+
     fn owner(&self, ident: Ident) -> Owner {
         if ident == self.main {
             Owner::Main
