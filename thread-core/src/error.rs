@@ -1,6 +1,7 @@
 //! [`ThreadError`]: every error thread-core returns, with CPython's exception type and message.
 
 use thiserror::Error;
+use thread_audit::AuditError;
 
 /// An error from thread-core: `Display` is CPython's message to the letter, and
 /// [`python_type`](ThreadError::python_type) names the exception CPython raises.
@@ -33,6 +34,9 @@ pub enum ThreadError {
     /// [`set_main_thread`](crate::set_main_thread) was called a second time (CORE-9).
     #[error("the main thread has already been set")]
     MainThreadAlreadySet,
+    /// An audit hook refused the spawn (SPAWN-3); type and message are the hook's.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
     /// An OS call failed (`OSError`), e.g. naming a thread (SPAWN-8).
     #[error("[Errno {errno}] {message}")]
     Os {
@@ -56,6 +60,7 @@ impl ThreadError {
             | ThreadError::MainThreadAlreadySet => "RuntimeError",
             ThreadError::StackSizeInvalid { .. } | ThreadError::SignalOutOfRange => "ValueError",
             ThreadError::Os { .. } => "OSError",
+            ThreadError::Audit(e) => e.python_type(),
         }
     }
 

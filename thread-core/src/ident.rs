@@ -198,7 +198,6 @@ extern "C" fn after_fork_in_child() {
 
 /// The number of forks this process descends from; handles compare it with the one they were
 /// made in (FORK-3).
-#[allow(dead_code)] // used by spawning, which lands next
 pub(crate) fn fork_generation() -> u64 {
     // Relaxed: only the forking thread changes it, in the child, before any other thread exists.
     FORK_GENERATION.load(Ordering::Relaxed)

@@ -32,7 +32,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32 as StdAtomicU32, AtomicUsize, Ordering};
 
 use crate::loom::AtomicU32;
-use crate::{Interrupt, check_signals, interrupt, is_main_thread};
+use crate::{Interrupt, check_signals, futex, interrupt, is_main_thread};
 
 /// The registered futex word of the main thread's current wait; null when none.
 static WORD: AtomicPtr<AtomicU32> = AtomicPtr::new(ptr::null_mut());
@@ -121,30 +121,13 @@ pub(crate) fn wake_main() {
         let word = unsafe { &*word };
         // Release: the sleeper that sees the bit (Acquire) sees the pending mark.
         word.fetch_or(wake_bit, Ordering::Release);
-        futex_wake_all(word);
+        // Wake all: other threads may sleep on the same word, and the main thread must be
+        // among the woken.
+        futex::wake_all(word);
     }
     // Release: our last use of the word happens before a guard's drop that reads 0.
     USERS.fetch_sub(1, Ordering::Release);
 }
-
-#[cfg(not(loom))]
-fn futex_wake_all(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE only reads the address to find its sleepers; the word is alive.
-    // Wake all: other threads may sleep on the same word, and the main thread must be among the
-    // woken. A raw system call is async-signal-safe.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            i32::MAX,
-        );
-    }
-}
-
-/// Under loom there is no futex: the model's parker must watch the word itself.
-#[cfg(loom)]
-fn futex_wake_all(_word: &AtomicU32) {}
 
 /// The registration of a futex word for the duration of a main-thread wait; see [`watch`].
 ///

@@ -41,8 +41,15 @@ pub fn stack_size(size: Option<usize>) -> Result<usize, ThreadError> {
     Ok(STACK_SIZE.swap(size, Ordering::Relaxed))
 }
 
+/// `size` if `stack_size` would accept it, else its error (STACK-4).
+pub(crate) fn validate(size: usize) -> Result<usize, ThreadError> {
+    if size != 0 && (size < STACK_MIN || !pthread_accepts(size)) {
+        return Err(ThreadError::StackSizeInvalid { size });
+    }
+    Ok(size)
+}
+
 /// The setting a spawn starting now uses.
-#[allow(dead_code)] // used by spawning, which lands next
 pub(crate) fn current() -> usize {
     // Relaxed: see `stack_size`.
     STACK_SIZE.load(Ordering::Relaxed)

@@ -113,11 +113,11 @@ fn capture(info: &PanicHookInfo<'_>) -> bool {
         None => String::new(),
     };
     if let Some(full) = backtrace_wanted() {
-        let backtrace = Backtrace::force_capture();
+        let backtrace = Backtrace::force_capture().to_string();
         let text = if full {
-            format!("{backtrace:#}")
+            backtrace
         } else {
-            format!("{backtrace}")
+            short_backtrace(&backtrace)
         };
         for line in text.lines() {
             if !traceback.is_empty() {
@@ -132,6 +132,48 @@ fn capture(info: &PanicHookInfo<'_>) -> bool {
         }
     });
     true
+}
+
+/// The frames of `full` (std's `Backtrace` text) that Rust's short panic backtrace shows: those
+/// after the panic machinery (`__rust_end_short_backtrace`) and before the thread's start
+/// (`__rust_begin_short_backtrace`), numbered again from 0. If the markers are not there (no
+/// symbols), every frame is kept.
+fn short_backtrace(full: &str) -> String {
+    // A frame is a "   N: symbol" line and the "at file:line" lines under it.
+    let mut frames: Vec<(&str, Vec<&str>)> = Vec::new();
+    for line in full.lines() {
+        let trimmed = line.trim_start();
+        match trimmed.split_once(": ") {
+            Some((number, symbol))
+                if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                frames.push((symbol, Vec::new()));
+            }
+            _ => {
+                if let Some((_, lines)) = frames.last_mut() {
+                    lines.push(line);
+                }
+            }
+        }
+    }
+    let start = frames
+        .iter()
+        .position(|(symbol, _)| symbol.contains("__rust_end_short_backtrace"))
+        .map_or(0, |end| end + 1);
+    let stop = frames
+        .iter()
+        .position(|(symbol, _)| symbol.contains("__rust_begin_short_backtrace"))
+        .filter(|&stop| stop >= start)
+        .unwrap_or(frames.len());
+    let mut text = String::new();
+    for (number, (symbol, lines)) in frames[start..stop].iter().enumerate() {
+        text.push_str(&format!("{number:>4}: {symbol}\n"));
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// Whether `RUST_BACKTRACE` asks for a backtrace, and if so whether a full one.
@@ -173,5 +215,20 @@ fn payload_message(payload: &(dyn Any + Send)) -> String {
 pub(crate) fn drop_quietly<T>(value: T) {
     if let Err(again) = panic::catch_unwind(AssertUnwindSafe(|| drop(value))) {
         std::mem::forget(again);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_backtrace;
+
+    #[test]
+    fn short_backtrace_keeps_the_frames_between_the_markers() {
+        let full = "   0: hook\n             at a.rs:1:1\n   1: std::sys::backtrace::__rust_end_short_backtrace\n   2: user::f\n             at b.rs:2:3\n   3: std::sys::backtrace::__rust_begin_short_backtrace\n   4: start\n";
+        assert_eq!(
+            short_backtrace(full),
+            "   0: user::f\n             at b.rs:2:3\n"
+        );
+        assert_eq!(short_backtrace("   0: a\n   1: b\n"), "   0: a\n   1: b\n");
     }
 }

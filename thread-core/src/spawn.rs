@@ -1,0 +1,111 @@
+//! Creating threads with `pthread_create`, and the exit bookkeeping that runs even when a thread
+//! is ended by a forced unwind (SPAWN-9).
+//!
+//! Every pythread thread is created detached (its handle waits on the record's done flag, not on
+//! `pthread_join`, so the OS reclaims the thread whether or not anyone joins). At its start the
+//! thread moves its record into the thread-local [`EXIT`] and raises the count; at its end it takes
+//! the record back and finishes it (count down, done flag, wake joiners, free). If the thread is
+//! ended by `pthread_exit` instead, `EXIT`'s destructor, which the C library runs after the forced
+//! unwind, does the same, so nothing leaks and nothing stays counted.
+//!
+//! The foreign trampoline holds no value with a destructor and no `catch_unwind` while the body
+//! runs, so a forced unwind passes through it: it is `extern "C-unwind"` and keeps only `Copy`
+//! values live across the call.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+
+use crate::name;
+use crate::record::{self, Record};
+use crate::{Ident, ThreadError};
+
+/// The OS name a new thread gives itself, already cut to what Linux keeps.
+pub(crate) type OsName = [u8; 16];
+
+/// Holds the calling thread's record from its start until its end; its destructor finishes a
+/// record that the thread's normal end did not (a forced unwind).
+struct ExitSlot(Cell<Option<Arc<Record>>>);
+
+impl Drop for ExitSlot {
+    fn drop(&mut self) {
+        if let Some(record) = self.0.take() {
+            record.finish(record::global());
+        }
+    }
+}
+
+thread_local! {
+    static EXIT: ExitSlot = const { ExitSlot(Cell::new(None)) };
+}
+
+/// In the new thread, before its function runs: name it, park its record, raise the count.
+pub(crate) fn thread_started(record: Arc<Record>, os_name: Option<OsName>) {
+    if let Some(raw) = os_name {
+        // A name the OS refuses leaves the thread unnamed; the spawn itself has succeeded.
+        // SAFETY: `pthread_self` has no preconditions.
+        let _ = name::set_raw(unsafe { libc::pthread_self() }, &raw);
+    }
+    // The first use of `EXIT` registers its destructor with the C library.
+    EXIT.with(|slot| slot.0.set(Some(record)));
+    record::global().rise();
+}
+
+/// In the thread, after its function and any report: finish its record.
+pub(crate) fn thread_finished() {
+    // `try_with`: never fails here (the thread is not being torn down), and never panics.
+    let record = EXIT.try_with(|slot| slot.0.take()).ok().flatten();
+    if let Some(record) = record {
+        record.finish(record::global());
+    }
+}
+
+/// `pthread_create` with pythread's attributes: detached, and `stack_size` bytes of stack unless
+/// it is 0 (pthread's default attribute). On failure `start` is not called and `arg` is untouched:
+/// the caller still owns it.
+pub(crate) fn create(
+    start: extern "C" fn(*mut c_void) -> *mut c_void,
+    arg: *mut c_void,
+    stack_size: usize,
+) -> Result<Ident, ThreadError> {
+    let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: `pthread_attr_init` initialises the attribute it is given.
+    if unsafe { libc::pthread_attr_init(attr.as_mut_ptr()) } != 0 {
+        return Err(ThreadError::CantStart);
+    }
+    let result = create_with(attr.as_mut_ptr(), start, arg, stack_size);
+    // SAFETY: initialised above, destroyed once; `pthread_create` does not keep it.
+    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
+    result
+}
+
+fn create_with(
+    attr: *mut libc::pthread_attr_t,
+    start: extern "C" fn(*mut c_void) -> *mut c_void,
+    arg: *mut c_void,
+    stack_size: usize,
+) -> Result<Ident, ThreadError> {
+    // SAFETY: `attr` is initialised (by `create`).
+    if unsafe { libc::pthread_attr_setdetachstate(attr, libc::PTHREAD_CREATE_DETACHED) } != 0 {
+        return Err(ThreadError::CantStart);
+    }
+    // SAFETY: as above. A size pthread refuses is the OS refusing the thread (SPAWN-4).
+    if stack_size != 0 && unsafe { libc::pthread_attr_setstacksize(attr, stack_size) } != 0 {
+        return Err(ThreadError::CantStart);
+    }
+    let mut thread = MaybeUninit::<libc::pthread_t>::uninit();
+    // SAFETY: `thread` is writable, `attr` initialised; `start` is a valid C-ABI function that
+    // takes ownership of `arg` only if the thread is created.
+    let rc = unsafe { libc::pthread_create(thread.as_mut_ptr(), attr, start, arg) };
+    if rc != 0 {
+        return Err(ThreadError::CantStart);
+    }
+    // SAFETY: `pthread_create` succeeded, so it wrote the id.
+    let thread = unsafe { thread.assume_init() };
+    // `pthread_t` is `unsigned long`: u64 on the 64-bit targets, narrower elsewhere.
+    #[allow(clippy::unnecessary_cast)]
+    let raw = thread as u64;
+    // The thread's own `get_ident()` is this same `pthread_self()` value, never 0.
+    Ident::from_u64(raw).ok_or(ThreadError::CantStart)
+}
