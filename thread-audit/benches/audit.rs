@@ -36,13 +36,14 @@ fn bench(c: &mut Criterion) {
     for n in [0usize, 1, 4] {
         let hooks = with_hooks(n);
         group.bench_function(format!("audit_{n}_hooks"), |b| {
-            b.iter(|| {
-                black_box(&hooks).audit(black_box("_thread.start_new_thread"), black_box(&args))
-            })
+            // Only the registry goes through black_box, as only the word does in the load
+            // bench: the event name and arguments are constants at a real call site too.
+            b.iter(|| black_box(&hooks).audit("_thread.start_new_thread", &args))
         });
     }
+    // The process-wide registry is a static: no black_box needed to keep its load.
     group.bench_function("global_audit_0_hooks", |b| {
-        b.iter(|| thread_audit::audit(black_box("_thread.start_new_thread"), black_box(&args)))
+        b.iter(|| thread_audit::audit("_thread.start_new_thread", &args))
     });
     group.finish();
 }

@@ -28,8 +28,13 @@ const BASE_ONLY: [&str; 5] = [
 /// assert!(!AuditError::new("KeyboardInterrupt", "").is_exception());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct AuditError {
+#[error("{}", .0.message)]
+pub struct AuditError(Box<Refusal>);
+
+/// The contents of an [`AuditError`], boxed so that `Result<(), AuditError>` is one pointer
+/// wide: the accepting path of `audit` returns a null in a register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
     python_type: Cow<'static, str>,
     message: String,
 }
@@ -45,10 +50,10 @@ impl AuditError {
     /// assert_eq!(err.python_type(), "RuntimeError");
     /// ```
     pub fn new(python_type: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        AuditError {
+        AuditError(Box::new(Refusal {
             python_type: python_type.into(),
             message: message.into(),
-        }
+        }))
     }
 
     /// The name of the Python exception type this refusal stands for.
@@ -59,7 +64,7 @@ impl AuditError {
     /// assert_eq!(AuditError::new("OSError", "x").python_type(), "OSError");
     /// ```
     pub fn python_type(&self) -> &str {
-        &self.python_type
+        &self.0.python_type
     }
 
     /// The message (the same text as `Display`).
@@ -70,7 +75,7 @@ impl AuditError {
     /// assert_eq!(AuditError::new("OSError", "x").message(), "x");
     /// ```
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Whether the type derives from Python's `Exception`: true for every type except
@@ -86,6 +91,6 @@ impl AuditError {
     /// assert!(!AuditError::new("SystemExit", "").is_exception());
     /// ```
     pub fn is_exception(&self) -> bool {
-        !BASE_ONLY.contains(&&*self.python_type)
+        !BASE_ONLY.contains(&&*self.0.python_type)
     }
 }

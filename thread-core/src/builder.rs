@@ -59,6 +59,12 @@ impl fmt::Display for FunctionDescription {
 }
 
 /// How an audit event is raised: the process-wide registry, or an embedder's own.
+///
+/// ```
+/// let process_wide: thread_core::AuditFn = thread_audit::audit;
+/// let h = thread_core::Builder::new().audit_with(process_wide).spawn_joinable(|| ()).unwrap();
+/// h.join(None).unwrap();
+/// ```
 pub type AuditFn = fn(&str, &[&dyn AuditArg]) -> Result<(), AuditError>;
 
 /// What an embedder passes when it starts a thread: a name for the OS, a description of the
@@ -279,7 +285,8 @@ impl Builder {
                 extern "C" fn(*mut c_void) -> *mut c_void,
             >(foreign_start)
         };
-        match spawn::create(start, raw.cast(), stack_size) {
+        let os_join = joinable.then_some(&*record);
+        match spawn::create(start, raw.cast(), stack_size, os_join) {
             Ok(ident) => Ok((ident, joinable.then(|| ThreadHandle::new(record, ident)))),
             Err(e) => {
                 // SAFETY: the thread was not created, so `raw` is still ours alone.
@@ -308,7 +315,8 @@ impl Builder {
             os_name: self.name.as_deref().map(name::os_name),
         });
         let raw = Box::into_raw(payload);
-        match spawn::create(rust_start::<F, R>, raw.cast(), stack_size) {
+        let os_join = (kind == Kind::Joinable).then_some(&*record);
+        match spawn::create(rust_start::<F, R>, raw.cast(), stack_size, os_join) {
             Ok(ident) => Ok((ident, record)),
             Err(e) => {
                 // SAFETY: the thread was not created, so `raw` is still ours alone.

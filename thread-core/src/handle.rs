@@ -72,6 +72,9 @@ impl ThreadHandle {
         // A timeout too large for an `Instant` is forever.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         self.record.wait(self.ident, deadline);
+        if self.is_done() {
+            self.record.reap(timeout.is_none());
+        }
         Ok(())
     }
 }

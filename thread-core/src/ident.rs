@@ -235,7 +235,10 @@ pub fn main_thread_ident() -> Ident {
 #[inline]
 pub fn is_main_thread() -> bool {
     // Relaxed: see `main_thread_ident`.
-    get_ident().as_u64() == MAIN.load(Ordering::Relaxed)
+    match MAIN.load(Ordering::Relaxed) {
+        0 => get_ident() == main_thread_ident(),
+        main => get_ident().as_u64() == main,
+    }
 }
 
 /// Names the calling thread as the main thread, for an embedder that loads pythread on another

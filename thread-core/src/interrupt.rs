@@ -20,6 +20,11 @@ use thiserror::Error;
 use crate::{ThreadError, is_main_thread, signals};
 
 /// libc's `NSIG` on x86-64 and aarch64 Linux: valid signal numbers are `1..NSIG`.
+///
+/// ```
+/// assert!(thread_core::interrupt_main(thread_core::NSIG).is_err());
+/// assert!(thread_core::interrupt_main(thread_core::NSIG - 1).is_ok());
+/// ```
 pub const NSIG: i32 = 65;
 
 /// `SIGINT`, whose handler starts as [`default_int_handler`].
@@ -81,6 +86,14 @@ impl Interrupt {
 }
 
 /// A handler function: called on the main thread with the signal number.
+///
+/// ```
+/// use std::sync::Arc;
+/// let f: thread_core::HandlerFn = Arc::new(|signum| {
+///     Err(thread_core::Interrupt::new(signum, "RuntimeError", "stop"))
+/// });
+/// assert_eq!(f(10).unwrap_err().to_string(), "stop");
+/// ```
 pub type HandlerFn = Arc<dyn Fn(i32) -> Result<(), Interrupt> + Send + Sync>;
 
 /// What a signal does when [`interrupt_main`] names it.

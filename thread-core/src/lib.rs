@@ -15,6 +15,45 @@
 //!   [`SignalHandler`] and [`Interrupt`]; the seam for interruptible waits in [`signals`].
 //! * Errors: [`ThreadError`], CPython's messages with [`ThreadError::python_type`].
 //!
+//! ```
+//! use std::time::Duration;
+//! use thread_core::{Builder, count, get_ident, start_joinable_thread};
+//!
+//! let handle = start_joinable_thread(|| -> Result<(), String> {
+//!     assert_ne!(get_ident(), thread_core::main_thread_ident());
+//!     Ok(())
+//! })
+//! .unwrap();
+//! handle.join(Some(Duration::from_secs(10))).unwrap();
+//! assert!(handle.is_done());
+//!
+//! let named = Builder::new().name("worker").describe("worker_main").spawn(|| ()).unwrap();
+//! assert_ne!(named, get_ident());
+//! let _running = count();
+//! ```
+//!
+//! # How it is built
+//!
+//! Threads are created with `pthread_create` (not `std::thread`): the body runs through
+//! `thread_hooks::run_thread_body` (silent `SystemExit`, one report per failure), the count and
+//! the handle's done flag are kept in a small record released by a thread-local destructor, so
+//! the foreign path survives `pthread_exit` (SPAWN-9). Atomics that loom checks come from the
+//! `loom` facade; `RUSTFLAGS="--cfg loom" cargo test -p thread-core --release --lib` runs the
+//! models of the spawn accounting.
+//!
+//! # Limits and what is not finished
+//!
+//! * Linux only (tested with glibc; x86-64 and aarch64, where `NSIG` is 65): idents are
+//!   `pthread_self()`, native ids `gettid`, waits raw futexes, the main thread comes from an
+//!   `.init_array` constructor.
+//! * SPAWN-9 is best effort, as the spec says: forced unwinding through Rust frames is not fully
+//!   specified by Rust. It is tested with glibc's `pthread_exit`.
+//! * Under `cfg(loom)` the interrupt seam ([`signals`]) is not modelled: its statics use std's
+//!   atomics and the futex wake is a no-op; only the spawn accounting has loom models.
+//!   [`set_main_thread`] may be called again under loom, so each model can name its main thread.
+//! * A Rust panic escaping a foreign body ([`Builder::spawn_foreign`]) aborts the process: such a
+//!   body reports its own failures.
+
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod body;

@@ -9,6 +9,15 @@
 //! report the end. That is all the count's own operations need to give, so they are Relaxed: the
 //! count is a statistic that publishes no other data.
 //!
+//! # The OS thread
+//!
+//! A joinable thread is created joinable at the pthread level too, so that its stack goes back to
+//! the C library's cache when it is joined (as `std::thread` does; a detached thread frees its
+//! stack only after it has gone, so a quick spawn-join-spawn would map a fresh stack each time).
+//! The first `join` that sees the thread done claims the `pthread_join`; if no one ever does,
+//! the last owner of the record detaches the thread. In a forked child the parent's threads do
+//! not exist, and neither is done.
+//!
 //! # Model
 //!
 //! `Accounting` and `Record` take their atomics from the loom facade; `tests::loom_*` check the
@@ -19,7 +28,7 @@ use std::time::{Duration, Instant};
 use crate::futex;
 use crate::ident::{Ident, fork_generation, get_ident};
 use crate::loom::{AtomicU32, AtomicUsize};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// The number of running threads started through pythread.
 #[derive(Debug)]
@@ -76,6 +85,13 @@ pub(crate) fn global() -> &'static Accounting {
 const RUNNING: u32 = 0;
 const DONE: u32 = 1;
 
+/// `os`: a detached thread, or one not created; nothing to do at the OS level.
+const OS_NONE: u8 = 0;
+/// `os`: a joinable pthread nobody has joined or detached yet.
+const OS_JOINABLE: u8 = 1;
+/// `os`: the `pthread_join` or `pthread_detach` has been claimed.
+const OS_CLAIMED: u8 = 2;
+
 /// What a thread and its handle share.
 #[derive(Debug)]
 pub(crate) struct Record {
@@ -83,6 +99,10 @@ pub(crate) struct Record {
     state: AtomicU32,
     /// The fork generation the thread was started in; in a later one the thread is gone.
     generation: u64,
+    /// The `pthread_t` of a joinable thread (0 until created).
+    os_thread: AtomicU64,
+    /// `OS_NONE`, `OS_JOINABLE` or `OS_CLAIMED`.
+    os: AtomicU8,
 }
 
 impl Record {
@@ -90,6 +110,56 @@ impl Record {
         Record {
             state: AtomicU32::new(RUNNING),
             generation: fork_generation(),
+            os_thread: AtomicU64::new(0),
+            os: AtomicU8::new(OS_NONE),
+        }
+    }
+
+    /// Records that `thread` was created joinable: someone must join or detach it.
+    pub(crate) fn set_joinable(&self, thread: libc::pthread_t) {
+        // Relaxed: the record reaches handles and the last owner's drop only through the
+        // spawner's return (or an Arc's release/acquire), which orders these stores before them.
+        #[allow(clippy::unnecessary_cast)] // `pthread_t` is not u64 everywhere
+        self.os_thread.store(thread as u64, Ordering::Relaxed);
+        self.os.store(OS_JOINABLE, Ordering::Relaxed);
+    }
+
+    /// Claims the OS-level join or detach; the thread's `pthread_t` if ours to do.
+    fn claim_os(&self) -> Option<libc::pthread_t> {
+        // Relaxed: the claim itself is all that is decided; the pthread call synchronises.
+        let claimed = self
+            .os
+            .compare_exchange(
+                OS_JOINABLE,
+                OS_CLAIMED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        // In a forked child the thread does not exist: leave it.
+        (claimed && self.generation == fork_generation())
+            .then(|| self.os_thread.load(Ordering::Relaxed) as libc::pthread_t)
+    }
+
+    /// After the done flag: lets the OS reclaim the finished thread now, stack included. With
+    /// `blocking` false it only takes a thread that has already gone (a timed join must not wait
+    /// for the thread's thread-local destructors); otherwise the claim is given back.
+    pub(crate) fn reap(&self, blocking: bool) {
+        let Some(thread) = self.claim_os() else {
+            return;
+        };
+        if blocking {
+            // SAFETY: a joinable thread of this process that nobody else joins or detaches (the
+            // claim is won once); it has finished its function, so this returns soon.
+            unsafe { libc::pthread_join(thread, std::ptr::null_mut()) };
+        } else {
+            // SAFETY: as above; `pthread_tryjoin_np` does not wait.
+            let rc = unsafe { libc::pthread_tryjoin_np(thread, std::ptr::null_mut()) };
+            if rc != 0 {
+                // Still exiting: give the claim back for a later join or the last owner's detach.
+                // Relaxed: as in `claim_os`.
+                self.os.store(OS_JOINABLE, Ordering::Relaxed);
+            }
         }
     }
 
@@ -120,6 +190,16 @@ impl Record {
                 },
             };
             futex::wait(&self.state, RUNNING, timeout);
+        }
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        if let Some(thread) = self.claim_os() {
+            // SAFETY: a joinable thread nobody joined, claimed once; detaching it (possibly from
+            // itself, when its own reference is the last) lets the OS reclaim it when it ends.
+            unsafe { libc::pthread_detach(thread) };
         }
     }
 }

@@ -132,6 +132,15 @@ pub(crate) fn wake_main() {
 /// The registration of a futex word for the duration of a main-thread wait; see [`watch`].
 ///
 /// Neither `Send` nor `Sync`: it is dropped on the main thread that made it.
+///
+/// ```
+/// use std::sync::atomic::AtomicU32;
+/// let word = AtomicU32::new(0);
+/// {
+///     let _guard = thread_core::signals::watch(&word, 1);
+///     // ... check `pending()`, then sleep on `word` ...
+/// } // unregistered here; `word` may go
+/// ```
 #[derive(Debug)]
 #[must_use = "the word is watched only while the guard lives"]
 pub struct WatchGuard<'a> {

@@ -1,8 +1,9 @@
 //! Creating threads with `pthread_create`, and the exit bookkeeping that runs even when a thread
 //! is ended by a forced unwind (SPAWN-9).
 //!
-//! Every pythread thread is created detached (its handle waits on the record's done flag, not on
-//! `pthread_join`, so the OS reclaims the thread whether or not anyone joins). At its start the
+//! Detached spawns create detached pthreads; joinable ones joinable pthreads, which the record
+//! joins or detaches (see `record`). Handles wait on the record's done flag, not in
+//! `pthread_join`, so that a join can time out. At its start the
 //! thread moves its record into the thread-local [`EXIT`] and raises the count; at its end it takes
 //! the record back and finishes it (count down, done flag, wake joiners, free). If the thread is
 //! ended by `pthread_exit` instead, `EXIT`'s destructor, which the C library runs after the forced
@@ -61,20 +62,21 @@ pub(crate) fn thread_finished() {
     }
 }
 
-/// `pthread_create` with pythread's attributes: detached, and `stack_size` bytes of stack unless
-/// it is 0 (pthread's default attribute). On failure `start` is not called and `arg` is untouched:
-/// the caller still owns it.
+/// `pthread_create` with pythread's attributes: joinable (then `record` learns the thread) or
+/// detached, and `stack_size` bytes of stack unless it is 0 (pthread's default attribute). On
+/// failure `start` is not called and `arg` is untouched: the caller still owns it.
 pub(crate) fn create(
     start: extern "C" fn(*mut c_void) -> *mut c_void,
     arg: *mut c_void,
     stack_size: usize,
+    joinable: Option<&Record>,
 ) -> Result<Ident, ThreadError> {
     let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
     // SAFETY: `pthread_attr_init` initialises the attribute it is given.
     if unsafe { libc::pthread_attr_init(attr.as_mut_ptr()) } != 0 {
         return Err(ThreadError::CantStart);
     }
-    let result = create_with(attr.as_mut_ptr(), start, arg, stack_size);
+    let result = create_with(attr.as_mut_ptr(), start, arg, stack_size, joinable);
     // SAFETY: initialised above, destroyed once; `pthread_create` does not keep it.
     unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
     result
@@ -85,9 +87,14 @@ fn create_with(
     start: extern "C" fn(*mut c_void) -> *mut c_void,
     arg: *mut c_void,
     stack_size: usize,
+    joinable: Option<&Record>,
 ) -> Result<Ident, ThreadError> {
+    let detach = match joinable {
+        Some(_) => libc::PTHREAD_CREATE_JOINABLE,
+        None => libc::PTHREAD_CREATE_DETACHED,
+    };
     // SAFETY: `attr` is initialised (by `create`).
-    if unsafe { libc::pthread_attr_setdetachstate(attr, libc::PTHREAD_CREATE_DETACHED) } != 0 {
+    if unsafe { libc::pthread_attr_setdetachstate(attr, detach) } != 0 {
         return Err(ThreadError::CantStart);
     }
     // SAFETY: as above. A size pthread refuses is the OS refusing the thread (SPAWN-4).
@@ -103,6 +110,9 @@ fn create_with(
     }
     // SAFETY: `pthread_create` succeeded, so it wrote the id.
     let thread = unsafe { thread.assume_init() };
+    if let Some(record) = joinable {
+        record.set_joinable(thread);
+    }
     // `pthread_t` is `unsigned long`: u64 on the 64-bit targets, narrower elsewhere.
     #[allow(clippy::unnecessary_cast)]
     let raw = thread as u64;

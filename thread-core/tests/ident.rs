@@ -85,3 +85,15 @@ fn native_id_is_gettid_and_cached() {
 fn daemon_threads_are_allowed() {
     assert!(daemon_threads_allowed());
 }
+
+/// proves: R-3
+#[test]
+fn handles_errors_and_idents_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<thread_core::ThreadHandle>();
+    send_sync::<ThreadError>();
+    send_sync::<thread_core::Interrupt>();
+    send_sync::<Ident>();
+    send_sync::<thread_core::SignalHandler>();
+    send_sync::<thread_core::FunctionDescription>();
+}

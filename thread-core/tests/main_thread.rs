@@ -322,6 +322,25 @@ fn nested_watches_restore_the_outer_registration() {
     signals::run_pending().unwrap();
 }
 
+/// proves: X-INTR-3
+fn join_on_the_main_thread_is_not_interrupted_and_leaves_the_interrupt_pending() {
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let handle = thread_core::start_joinable_thread(move || {
+        // The interrupt arrives while the main thread is in join.
+        interrupt_main(libc::SIGINT).unwrap();
+        let _ = go_rx.recv_timeout(Duration::from_millis(20));
+    })
+    .unwrap();
+    handle.join(None).unwrap();
+    assert!(handle.is_done());
+    drop(go_tx);
+    assert!(signals::pending(), "join did not consume the interrupt");
+    assert_eq!(
+        check_signals().unwrap_err().python_type(),
+        "KeyboardInterrupt"
+    );
+}
+
 fn main() -> ExitCode {
     let tests: &[(&str, fn())] = &[
         (
@@ -368,6 +387,10 @@ fn main() -> ExitCode {
         (
             "nested_watches_restore_the_outer_registration",
             nested_watches_restore_the_outer_registration,
+        ),
+        (
+            "join_on_the_main_thread_is_not_interrupted_and_leaves_the_interrupt_pending",
+            join_on_the_main_thread_is_not_interrupted_and_leaves_the_interrupt_pending,
         ),
     ];
     println!("\nrunning {} tests", tests.len());

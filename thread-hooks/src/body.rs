@@ -7,6 +7,10 @@ use crate::capture::catch_captured;
 use crate::{SystemExit, UnraisableHookArgs, UnraisableHooks};
 
 /// The `err_msg` of a thread's failure report.
+///
+/// ```
+/// assert_eq!(thread_hooks::THREAD_ERR_MSG, "Exception ignored in thread started by");
+/// ```
 pub const THREAD_ERR_MSG: &str = "Exception ignored in thread started by";
 
 /// How a thread's body ended (after any report was made).

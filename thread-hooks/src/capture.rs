@@ -1,23 +1,5 @@
-//! The process-wide panic hook and the capture it does for pythread's threads.
-//!
-//! [`install_panic_hook`] puts in, once, a hook chained to the one that was there. On a thread
-//! that is inside [`run_thread_body`](crate::run_thread_body) (or inside a call of an
-//! unraisable hook), the hook records the panic's message, location and — when
-//! `RUST_BACKTRACE` asks — a backtrace in a thread-local, and prints nothing: the failure is
-//! then reported once, through the unraisable hook. A `SystemExit` payload there is recorded as
-//! nothing at all. On every other thread, the previous hook runs as before.
-//!
-//! A panic that the body catches itself (`catch_unwind`) inside such a thread is therefore
-//! never printed, as a Python exception that is caught is never printed.
-//!
-//! # If the application installs its own panic hook later
-//!
-//! `std::panic::set_hook` replaces the whole hook. If the application's hook chains to the one
-//! it replaced (calls what `std::panic::take_hook` returned), nothing changes. If it does not,
-//! pythread's capture is gone: a panic in a pythread thread runs the application's hook (which
-//! typically prints Rust's `thread '…' panicked at` message) and is still reported through the
-//! unraisable hook, but without its location or backtrace (`exc_traceback` is `None`), because
-//! nothing recorded them. pythread does not install its hook again.
+//! The process-wide panic hook and the capture it does for pythread's threads (the rules are
+//! documented on [`install_panic_hook`]).
 
 use std::any::Any;
 use std::backtrace::Backtrace;
@@ -77,6 +59,25 @@ impl CaughtPanic {
 /// earlier, for example before installing its own hook that chains to this one. Called on a
 /// thread that is panicking (where the standard library forbids changing the hook), it does
 /// nothing and a later call installs the hook.
+///
+/// On a thread that is inside [`run_thread_body`](crate::run_thread_body) (or inside a call of
+/// an unraisable hook by [`UnraisableHooks::write`](crate::UnraisableHooks::write)), the hook
+/// records the panic's message, location and — when `RUST_BACKTRACE` asks (`1`: the short
+/// backtrace, `full`: every frame) — a backtrace, and prints nothing: the failure is then
+/// reported once, through the unraisable hook. A `SystemExit` payload there is recorded as
+/// nothing at all. On every other thread the previous hook runs, so Rust's usual message is
+/// printed. A panic that a body catches itself (`catch_unwind`) inside such a thread is never
+/// printed, as a Python exception that is caught is never printed.
+///
+/// # If the application installs its own panic hook later
+///
+/// `std::panic::set_hook` replaces the whole hook. If the application's hook chains to the one
+/// it replaced (calls what `std::panic::take_hook` returned), nothing changes. If it does not,
+/// pythread's capture is gone: a panic in a pythread thread runs the application's hook (which
+/// typically prints Rust's `thread '…' panicked at` message) and is still reported through the
+/// unraisable hook, but without its location or backtrace (`exc_traceback` is `None`), because
+/// nothing recorded them; a `panic_any(SystemExit { .. })` then goes through the application's
+/// hook too (the thread still ends without a report). pythread does not install its hook again.
 ///
 /// ```
 /// thread_hooks::install_panic_hook();
@@ -188,14 +189,20 @@ fn backtrace_wanted() -> Option<bool> {
 /// Runs `f` under `catch_unwind` with this thread capturing panics (see the module docs).
 pub(crate) fn catch_captured<R>(f: impl FnOnce() -> R) -> Result<R, CaughtPanic> {
     install_panic_hook();
+    // `CAPTURING` has no destructor, so it stays usable while the thread's other thread-locals
+    // are destroyed; `CAPTURED` does not, hence `try_with` (this may run from a thread-local's
+    // `Drop`, where an embedder reports a failure).
     let was_capturing = CAPTURING.replace(true);
     // A stale record from a panic the code caught itself must not be taken for a new one.
-    CAPTURED.with(|slot| slot.borrow_mut().take());
+    let _ = CAPTURED.try_with(|slot| slot.borrow_mut().take());
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     CAPTURING.set(was_capturing);
     result.map_err(|payload| CaughtPanic {
         payload,
-        captured: CAPTURED.with(|slot| slot.borrow_mut().take()),
+        captured: CAPTURED
+            .try_with(|slot| slot.borrow_mut().take())
+            .ok()
+            .flatten(),
     })
 }
 

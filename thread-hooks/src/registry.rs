@@ -11,9 +11,23 @@ use crate::capture::{catch_captured, drop_quietly};
 use crate::{UnraisableHookArgs, default_unraisable_hook};
 
 /// The description of the default hook in the `sys.unraisablehook` audit event.
+///
+/// ```
+/// use thread_hooks::{DEFAULT_HOOK_NAME, UnraisableHooks};
+///
+/// assert_eq!(UnraisableHooks::new().hook_name(), DEFAULT_HOOK_NAME);
+/// ```
 pub const DEFAULT_HOOK_NAME: &str = "<default unraisable hook>";
 
-/// The audit function a registry raises `sys.unraisablehook` through.
+/// The audit function a registry raises `sys.unraisablehook` through
+/// ([`thread_audit::audit`] for the process-wide audit registry).
+///
+/// ```
+/// use thread_hooks::{AuditFn, UnraisableHooks};
+///
+/// let audit: AuditFn = thread_audit::audit;
+/// let _hooks = UnraisableHooks::with_audit(audit);
+/// ```
 pub type AuditFn = fn(&str, &[&dyn AuditArg]) -> Result<(), AuditError>;
 
 /// A hook set with [`UnraisableHooks::set`], with its description.
@@ -162,7 +176,9 @@ impl UnraisableHooks {
     /// Reports `args` (`PyErr_WriteUnraisable`): raises `sys.unraisablehook(hook, args)`, then
     /// calls the hook. Never panics.
     ///
-    /// If an audit hook refuses the event, the hook is not called and the default printer shows
+    /// The event's arguments are the hook's description (a `&'static str`: `type_name` of the
+    /// hook, or [`DEFAULT_HOOK_NAME`]) and `args` (an `UnraisableHookArgs`); audit hooks
+    /// downcast them. If an audit hook refuses the event, the hook is not called and the default printer shows
     /// `Exception ignored in audit hook:` and the refusal. If the hook panics, the default
     /// printer shows `Exception ignored in sys.unraisablehook: {hook}` and the panic; the
     /// original report is lost, as in CPython.

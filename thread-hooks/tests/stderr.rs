@@ -277,7 +277,7 @@ fn failing_hook_is_reported_by_the_default_printer() -> Result<(), String> {
     )
 }
 
-/// proves: HOOK-7
+/// proves: HOOK-7, AUDIT-6
 fn audit_refusal_is_printed_and_hook_not_called() -> Result<(), String> {
     let (stdout, stderr) = run("audit_refuses")?;
     expect_eq("stdout", &stdout, "Reported\nhook calls: 0\n")?;
@@ -288,7 +288,7 @@ fn audit_refusal_is_printed_and_hook_not_called() -> Result<(), String> {
     )
 }
 
-/// proves: HOOK-7, HOOK-10
+/// proves: HOOK-7, HOOK-10, AUDIT-6
 fn default_hook_is_audited_too() -> Result<(), String> {
     let (stdout, stderr) = run("default_audited")?;
     expect_eq("stdout", &stdout, "audit <default unraisable hook> v\n")?;

@@ -266,7 +266,7 @@ fn audit_order(event: &str, args: &[&dyn AuditArg]) -> Result<(), AuditError> {
     AUDIT_ORDER.audit(event, args)
 }
 
-/// proves: HOOK-7
+/// proves: HOOK-7, AUDIT-6
 #[test]
 fn audit_event_comes_before_the_hook_with_its_arguments() {
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -303,7 +303,7 @@ fn audit_refuse(event: &str, args: &[&dyn AuditArg]) -> Result<(), AuditError> {
     AUDIT_REFUSE.audit(event, args)
 }
 
-/// proves: HOOK-7
+/// proves: HOOK-7, AUDIT-6
 #[test]
 fn refused_audit_event_skips_the_hook() {
     AUDIT_REFUSE
@@ -359,4 +359,53 @@ fn public_types_are_send_and_sync() {
     check::<UnraisableHookArgs>();
     check::<SystemExit>();
     check::<ThreadExit>();
+}
+
+static LATE: UnraisableHooks = UnraisableHooks::new();
+
+/// A thread-local whose destructor reports through `LATE`, as an embedder's cleanup might.
+struct ReportsOnDrop;
+
+impl Drop for ReportsOnDrop {
+    fn drop(&mut self) {
+        LATE.write(UnraisableHookArgs::new("OSError", "from a destructor"));
+        let ended = run_thread_body_in(&LATE, "<function cleanup>", || -> () { panic!("late") });
+        assert_eq!(ended, ThreadExit::Reported);
+    }
+}
+
+thread_local! {
+    static LATE_GUARD: ReportsOnDrop = const { ReportsOnDrop };
+}
+
+/// proves: HOOK-10
+#[test]
+fn reporting_works_from_thread_local_destructors() {
+    let calls: Calls = Arc::default();
+    let c = calls.clone();
+    LATE.set(move |args: &UnraisableHookArgs| {
+        c.lock()
+            .unwrap()
+            .push((thread::current().id(), args.clone()))
+    });
+    thread::spawn(|| LATE_GUARD.with(|_| ())).join().unwrap();
+    let calls = calls.lock().unwrap();
+    let values: Vec<_> = calls.iter().map(|(_, a)| a.exc_value.as_str()).collect();
+    assert_eq!(values, ["from a destructor", "late"]);
+}
+
+/// proves: HOOK-5
+#[test]
+fn a_hook_may_reset_its_own_registry() {
+    let hooks = Arc::new(UnraisableHooks::new());
+    let seen = Arc::new(Mutex::new(0));
+    let (h, s) = (Arc::downgrade(&hooks), seen.clone());
+    hooks.set(move |_: &UnraisableHookArgs| {
+        *s.lock().unwrap() += 1;
+        // No lock is held while the hook runs: resetting from inside does not deadlock.
+        h.upgrade().unwrap().reset();
+    });
+    hooks.write(UnraisableHookArgs::new("ValueError", "once"));
+    assert_eq!(*seen.lock().unwrap(), 1);
+    assert_eq!(hooks.hook_name(), "<default unraisable hook>");
 }
