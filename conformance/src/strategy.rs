@@ -59,6 +59,33 @@ pub fn timeout() -> impl Strategy<Value = f64> + Clone {
     ]
 }
 
+/// `(blocking, timeout)` for an acquire: mostly accepted ones (so that locks get held and
+/// releases succeed), and every class of refused ones.
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// let mut runner = proptest::test_runner::TestRunner::deterministic();
+/// let (_blocking, _timeout) = conformance::strategy::acquire_args().new_tree(&mut runner).unwrap().current();
+/// ```
+pub fn acquire_args() -> impl Strategy<Value = (bool, f64)> + Clone {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            -1.0,
+            -0.999_999_999_9,
+            -1.000_000_000_000_000_2,
+            0.0,
+            -0.0,
+            0.001,
+            9_223_372_036.0,
+            1e9,
+        ])
+        .prop_map(|timeout| (true, timeout)),
+        2 => prop::sample::select(vec![-1.0, -0.999_999_999_9, -0.999_999_999_5])
+            .prop_map(|timeout| (false, timeout)),
+        4 => (any::<bool>(), timeout()),
+    ]
+}
+
 fn lock_index() -> impl Strategy<Value = usize> + Clone {
     0..LOCKS
 }
@@ -114,7 +141,7 @@ pub fn signum() -> impl Strategy<Value = i32> + Clone {
 
 fn lock_op() -> impl Strategy<Value = Op> + Clone {
     prop_oneof![
-        6 => (lock_index(), any::<bool>(), timeout()).prop_map(|(lock, blocking, timeout)| {
+        6 => (lock_index(), acquire_args()).prop_map(|(lock, (blocking, timeout))| {
             Op::LockAcquire { lock, blocking, timeout }
         }),
         4 => lock_index().prop_map(|lock| Op::LockRelease { lock }),
@@ -124,7 +151,7 @@ fn lock_op() -> impl Strategy<Value = Op> + Clone {
 
 fn rlock_op() -> impl Strategy<Value = Op> + Clone {
     prop_oneof![
-        6 => (lock_index(), any::<bool>(), timeout()).prop_map(|(lock, blocking, timeout)| {
+        6 => (lock_index(), acquire_args()).prop_map(|(lock, (blocking, timeout))| {
             Op::RLockAcquire { lock, blocking, timeout }
         }),
         4 => lock_index().prop_map(|lock| Op::RLockRelease { lock }),

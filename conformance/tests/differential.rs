@@ -153,6 +153,7 @@ fn main() -> ExitCode {
             Verdict::Passed(report) => {
                 println!("test {name} ... ok");
                 println!("    {} ({took:.1}s)", report.summary());
+                println!("    by operation: {}", report.breakdown());
                 totals.push((name, report.compared));
             }
             Verdict::Skipped(why) if strict && name.ends_with("311") => {
@@ -179,6 +180,14 @@ fn main() -> ExitCode {
     }
     for (version, compared) in &by_interpreter {
         println!("operations compared against python {version}: {compared}");
+    }
+    println!("known differences (conformance::differences::KNOWN):");
+    for known in conformance::differences::KNOWN {
+        let ((a, b), (c, d)) = known.versions;
+        println!(
+            "  {} [{a}.{b}..={c}.{d}, {:?}]: {}",
+            known.clause, known.then, known.why
+        );
     }
     for (name, why) in &failed {
         println!("\n---- {name} ----\n{why}");
