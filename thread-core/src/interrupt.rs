@@ -221,7 +221,8 @@ pub fn set_signal_handler(
 /// `signum` outside `1..NSIG` is `ValueError|signal number out of range`. When the signal's
 /// handler is a function, the signal is marked pending (marks coalesce) and a main thread asleep
 /// in a watched wait is woken; the handler runs at the main thread's next [`check_signals`].
-/// With a default or ignore handler nothing happens.
+/// With a default or ignore handler nothing happens. Async-signal-safe (atomics and a futex
+/// wake only), so an embedder's OS signal handler may call it.
 ///
 /// ```no_run
 /// thread_core::interrupt_main(libc::SIGINT).unwrap();

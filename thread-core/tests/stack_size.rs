@@ -3,7 +3,7 @@
 
 use thread_core::{ThreadError, stack_size};
 
-/// proves: STACK-1, STACK-4, X-STACK-1
+/// proves: STACK-1, STACK-4, STACK-5, X-STACK-1
 #[test]
 fn stack_size_sets_returns_previous_and_refuses_small_sizes() {
     // X-STACK-1: None only reads.
@@ -28,4 +28,37 @@ fn stack_size_sets_returns_previous_and_refuses_small_sizes() {
     // Huge sizes are accepted here and fail at spawn (SPAWN-4).
     assert_eq!(stack_size(Some(usize::MAX / 2)), Ok(32769));
     assert_eq!(stack_size(Some(0)), Ok(usize::MAX / 2));
+
+    // Race-free: concurrent setters each get back the value they replaced, so the (old, new)
+    // pairs chain from 0 through every value set.
+    let threads: Vec<_> = (1..=4usize)
+        .map(|t| {
+            std::thread::spawn(move || {
+                (0..250)
+                    .map(|i| {
+                        let new = 32768 + t * 100_000 + i;
+                        (stack_size(Some(new)).unwrap(), new)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let pairs: Vec<(usize, usize)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let next: std::collections::HashMap<usize, usize> = pairs.iter().copied().collect();
+    assert_eq!(
+        next.len(),
+        pairs.len(),
+        "no previous value was handed out twice"
+    );
+    let (mut at, mut steps) = (0, 0);
+    while let Some(&n) = next.get(&at) {
+        at = n;
+        steps += 1;
+    }
+    assert_eq!(steps, 1000);
+    assert_eq!(stack_size(None), Ok(at));
+    assert_eq!(stack_size(Some(0)), Ok(at));
 }

@@ -191,6 +191,15 @@ impl Lock {
     }
 }
 
+impl Lock {
+    /// Not part of the API: how many threads are parked on this lock right now, so that tests
+    /// can wait until a thread is asleep instead of sleeping for a guessed time.
+    #[doc(hidden)]
+    pub fn __waiters(&self) -> usize {
+        self.raw.waiters()
+    }
+}
+
 impl Default for Lock {
     fn default() -> Lock {
         Lock::new()

@@ -145,6 +145,11 @@ pub(crate) fn unpark_one<T>(
     result
 }
 
+/// How many waiters are queued under `key` (for tests that must know a thread is asleep).
+pub(crate) fn queued(key: usize) -> usize {
+    with_queue(key, |q| q.iter().filter(|e| e.key == key).count())
+}
+
 #[cfg(not(loom))]
 use self::buckets::with_queue;
 

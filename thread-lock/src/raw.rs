@@ -153,6 +153,7 @@ impl RawLock {
     /// The contended acquire: spin, then park until acquired, until `deadline` (absolute
     /// monotonic nanoseconds; `None`: no deadline), or — when `interruptible` — interrupted.
     #[cold]
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // SPIN_LIMIT is 0 under loom
     pub(crate) fn lock_slow(&self, deadline: Option<Nanos>, interruptible: bool) -> Outcome {
         let mut spins = 0;
         let mut fair_at = None;
@@ -272,6 +273,11 @@ impl RawLock {
                 }
             }
         })
+    }
+
+    /// How many threads are queued on this lock right now (a snapshot, for tests).
+    pub(crate) fn waiters(&self) -> usize {
+        parking::queued(self.key())
     }
 
     /// Makes the lock free without waking anyone (FORK-1).

@@ -321,6 +321,14 @@ impl RLock {
     }
 }
 
+impl RLock {
+    /// Not part of the API: how many threads are parked on this lock right now (for tests).
+    #[doc(hidden)]
+    pub fn __waiters(&self) -> usize {
+        self.raw.waiters()
+    }
+}
+
 impl Default for RLock {
     fn default() -> RLock {
         RLock::new()

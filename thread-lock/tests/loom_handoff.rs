@@ -1,0 +1,90 @@
+//! Loom models of the direct handoff (LOCK-15), in their own test binary because the model's
+//! fairness switch is process-wide: here every release that wakes a waiter hands it the lock.
+#![cfg(loom)]
+
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    thread_lock::__loom::set_handoff(true);
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+/// A release hands the lock to the parked waiter, which returns owning it without a CAS of its
+/// own; exclusion and progress hold.
+/// proves: LOCK-15, R-4
+#[test]
+fn handoff() {
+    model(|| {
+        let lock = Arc::new(thread_lock::Lock::new());
+        let data = Arc::new(UnsafeCell::new(0u32));
+        lock.acquire_blocking();
+        let waiter = {
+            let (lock, data) = (lock.clone(), data.clone());
+            thread::spawn(move || {
+                lock.acquire_blocking();
+                data.with_mut(|p| {
+                    // SAFETY: the lock is held, so no other thread touches the cell (loom checks).
+                    unsafe { *p += 1 }
+                });
+                lock.release().unwrap();
+            })
+        };
+        data.with_mut(|p| {
+            // SAFETY: the lock is held, so no other thread touches the cell (loom checks).
+            unsafe { *p += 1 }
+        });
+        lock.release().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(
+            data.with(|p| {
+                // SAFETY: every writer has been joined.
+                unsafe { *p }
+            }),
+            2
+        );
+        assert!(!lock.locked());
+    });
+}
+
+/// Two waiters and handoffs: the first handoff keeps PARKED for the second waiter, whose turn
+/// comes at the next release.
+/// proves: LOCK-15, R-4
+#[test]
+fn handoff_two_waiters() {
+    model(|| {
+        let lock = Arc::new(thread_lock::Lock::new());
+        let data = Arc::new(UnsafeCell::new(0u32));
+        lock.acquire_blocking();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (lock, data) = (lock.clone(), data.clone());
+                thread::spawn(move || {
+                    lock.acquire_blocking();
+                    data.with_mut(|p| {
+                        // SAFETY: the lock is held, so no other thread touches the cell (loom checks).
+                        unsafe { *p += 1 }
+                    });
+                    lock.release().unwrap();
+                })
+            })
+            .collect();
+        lock.release().unwrap();
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(
+            data.with(|p| {
+                // SAFETY: every writer has been joined.
+                unsafe { *p }
+            }),
+            2
+        );
+        assert!(!lock.locked());
+    });
+}
