@@ -112,11 +112,10 @@ fn test_nt_and_posix_stack_size() {
     for tss in [262_144usize, 0x10_0000] {
         stack_size(Some(tss)).unwrap();
         for size in run_tasks() {
-            // pthread may round up to whole pages, never down.
-            assert!(
-                size >= tss && size < tss + 65_536,
-                "asked {tss}, got {size}"
-            );
+            // Never less than asked. It may be more: pthread rounds up to whole pages, and
+            // glibc reuses a cached stack of an ended thread that is up to 4 times the size
+            // asked for (a 2 MiB stack of an ended Rust thread serves a 1 MiB request).
+            assert!(size >= tss, "asked {tss}, got {size}");
         }
     }
 
@@ -124,10 +123,7 @@ fn test_nt_and_posix_stack_size() {
     stack_size(Some(0)).unwrap();
     if let Some(default) = platform_default() {
         for size in run_tasks() {
-            assert!(
-                size >= default && size < default + 65_536,
-                "default {default}, got {size}"
-            );
+            assert!(size >= default, "default {default}, got {size}");
         }
     }
 }
