@@ -11,7 +11,8 @@ OP is an object with "op" naming the operation (the names of conformance::ops::O
 snake case). Floats travel as the hexadecimal bits of the IEEE double, so NaN, the
 infinities, -0.0 and every rounding edge arrive exactly. RESULT is {"ok": VALUE} or
 {"err": [TYPE, MESSAGE]}; VALUE is null, a bool, an int, {"saved": [COUNT, OWNER]}
-(OWNER "main", "other" or "none", relative to the thread running the sequence),
+(OWNER "main", "other" or "none", relative to the thread running the sequence), a
+string (a repr without its address, the owner's ident written "main" or "other"),
 {"fired": [TYPE, MESSAGE]} (what ran at the check after interrupt_main) or {"f64": HEX}.
 
 Every sequence gets fresh locks (two Locks, two RLocks) and ends with stack_size(0),
@@ -20,6 +21,7 @@ so no sequence leaks its setting into the next one.
 
 import _thread
 import json
+import re
 import struct
 import sys
 
@@ -50,6 +52,16 @@ class Sequence:
             return "none"
         return "main" if ident == self.main else "other"
 
+    def repr(self, lock):
+        """repr without the address, the owner written main/other (ops::normalize_repr)."""
+        text = re.sub(r" at 0x[0-9a-fA-F]+>$", ">", repr(lock))
+
+        def owner(match):
+            ident = int(match.group(1))
+            return "owner=" + ("0" if ident == 0 else self.owner(ident))
+
+        return re.sub(r"owner=(\d+)", owner, text)
+
     def run(self, op):
         """Runs one operation; every exception becomes a result, none escapes."""
         try:
@@ -73,6 +85,10 @@ class Sequence:
             return rlock.acquire(op["blocking"], f64_from_hex(op["timeout"]))
         if name == "rlock_release":
             return self.rlocks[op["lock"]].release()
+        if name == "lock_repr":
+            return self.repr(self.locks[op["lock"]])
+        if name == "rlock_repr":
+            return self.repr(self.rlocks[op["lock"]])
         if name == "rlock_is_owned":
             return self.rlocks[op["lock"]]._is_owned()
         if name == "rlock_recursion_count":

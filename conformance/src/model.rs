@@ -228,6 +228,28 @@ impl Model {
                 }
             }
             Op::LockLocked { lock } => Outcome::Ok(Value::Bool(self.locks[lock])),
+            Op::LockRepr { lock } => {
+                let state = if self.locks[lock] {
+                    "locked"
+                } else {
+                    "unlocked"
+                };
+                Outcome::Ok(Value::Str(format!("<{state} _thread.lock object>")))
+            }
+            Op::RLockRepr { lock } => {
+                let RLockState { owner, count } = self.rlocks[lock];
+                let text = if count == 0 {
+                    "<unlocked _thread.RLock object owner=0 count=0>".to_owned()
+                } else {
+                    let owner = match owner {
+                        Owner::Main => "main",
+                        Owner::Other => "other",
+                        Owner::Nobody => "0",
+                    };
+                    format!("<locked _thread.RLock object owner={owner} count={count}>")
+                };
+                Outcome::Ok(Value::Str(text))
+            }
             Op::RLockAcquire {
                 lock,
                 blocking,

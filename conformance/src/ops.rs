@@ -56,6 +56,11 @@ pub enum Op {
         /// `timeout`, seconds.
         timeout: f64,
     },
+    /// `repr(lock)` / `format!("{lock:?}")`, without CPython's ` at 0x…` address.
+    LockRepr {
+        /// Which lock.
+        lock: LockIndex,
+    },
     /// `RLock.release()`.
     RLockRelease {
         /// Which lock.
@@ -68,6 +73,12 @@ pub enum Op {
     },
     /// `RLock._recursion_count()` / `RLock::recursion_count`.
     RLockRecursionCount {
+        /// Which lock.
+        lock: LockIndex,
+    },
+    /// `repr(rlock)` / `format!("{rlock:?}")`, without the address, the owner's ident written
+    /// as `main` or `other` (see [`normalize_repr`]).
+    RLockRepr {
         /// Which lock.
         lock: LockIndex,
     },
@@ -114,11 +125,13 @@ impl Op {
             Op::LockAcquire { .. } => "lock_acquire",
             Op::LockRelease { .. } => "lock_release",
             Op::LockLocked { .. } => "lock_locked",
+            Op::LockRepr { .. } => "lock_repr",
             Op::RLockAcquire { .. } => "rlock_acquire",
             Op::RLockRelease { .. } => "rlock_release",
             Op::RLockIsOwned { .. } => "rlock_is_owned",
             Op::RLockRecursionCount { .. } => "rlock_recursion_count",
             Op::RLockReleaseSave { .. } => "rlock_release_save",
+            Op::RLockRepr { .. } => "rlock_repr",
             Op::RLockAcquireRestore { .. } => "rlock_acquire_restore",
             Op::StackSize { .. } => "stack_size",
             Op::StackSizeQuery => "stack_size_query",
@@ -159,7 +172,9 @@ impl Op {
             | Op::RLockRelease { lock: index }
             | Op::RLockIsOwned { lock: index }
             | Op::RLockRecursionCount { lock: index }
-            | Op::RLockReleaseSave { lock: index } => Json::object([name, lock(index)]),
+            | Op::RLockReleaseSave { lock: index }
+            | Op::LockRepr { lock: index }
+            | Op::RLockRepr { lock: index } => Json::object([name, lock(index)]),
             Op::RLockAcquireRestore { lock: index, count } => {
                 Json::object([name, lock(index), ("count", Json::Int(*count as i128))])
             }
@@ -189,7 +204,9 @@ impl Op {
             | Op::RLockRelease { .. }
             | Op::RLockIsOwned { .. }
             | Op::RLockRecursionCount { .. }
-            | Op::RLockReleaseSave { .. } => true,
+            | Op::RLockReleaseSave { .. }
+            | Op::LockRepr { .. }
+            | Op::RLockRepr { .. } => true,
             _ => false,
         }
     }
@@ -271,6 +288,8 @@ pub enum Value {
     },
     /// A float, as its bits (compared exactly).
     F64(u64),
+    /// A text (a normalised `repr`).
+    Str(String),
 }
 
 impl std::fmt::Display for Value {
@@ -286,6 +305,7 @@ impl std::fmt::Display for Value {
                 message,
             } => write!(f, "then the check raised {python_type}: {message:?}"),
             Value::F64(bits) => write!(f, "{:?}", f64::from_bits(*bits)),
+            Value::Str(text) => write!(f, "{text:?}"),
         }
     }
 }
@@ -350,6 +370,7 @@ impl Outcome {
             Json::Null => Value::None,
             Json::Bool(value) => Value::Bool(*value),
             Json::Int(value) => Value::Int(*value),
+            Json::Str(text) => Value::Str(text.clone()),
             Json::Object(_) => {
                 if let Some([count, owner]) = ok.get("saved").and_then(Json::as_array) {
                     Value::Saved {
@@ -388,4 +409,37 @@ impl std::fmt::Display for Outcome {
             } => write!(f, "{python_type}: {message}"),
         }
     }
+}
+
+/// A lock's `repr` as the runners compare it: CPython's ` at 0x…` address dropped, and an
+/// RLock's `owner={ident}` written `owner=main` when `ident` is `main` (the sequence's thread),
+/// `owner=other` for any other non-zero ident (idents differ between processes).
+///
+/// ```
+/// use conformance::ops::normalize_repr;
+/// assert_eq!(
+///     normalize_repr("<locked _thread.RLock object owner=77 count=2 at 0x7f00>", 77),
+///     "<locked _thread.RLock object owner=main count=2>"
+/// );
+/// assert_eq!(normalize_repr("<unlocked _thread.lock object>", 77), "<unlocked _thread.lock object>");
+/// ```
+pub fn normalize_repr(repr: &str, main: u64) -> String {
+    let mut text = match repr.rfind(" at 0x") {
+        Some(at) if repr.ends_with('>') => format!("{}>", &repr[..at]),
+        _ => repr.to_owned(),
+    };
+    if let Some(start) = text.find("owner=") {
+        let digits_at = start + "owner=".len();
+        let end = text[digits_at..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(text.len(), |n| digits_at + n);
+        let label = match text[digits_at..end].parse::<u64>() {
+            Ok(0) => "0",
+            Ok(ident) if ident == main => "main",
+            Ok(_) => "other",
+            Err(_) => return text,
+        };
+        text.replace_range(digits_at..end, label);
+    }
+    text
 }

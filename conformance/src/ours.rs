@@ -4,7 +4,7 @@
 use thread_core::Ident;
 use thread_lock::{Lock, RLock, RLockState};
 
-use crate::ops::{LOCKS, Op, Outcome, Owner, Value};
+use crate::ops::{LOCKS, Op, Outcome, Owner, Value, normalize_repr};
 
 /// The objects one sequence works on: fresh locks, and the thread that runs it.
 #[derive(Debug)]
@@ -68,6 +68,11 @@ impl Sequence {
         &self.rlocks[index]
     }
 
+    fn repr(&self, lock: &dyn std::fmt::Debug) -> Outcome {
+        let text = format!("{lock:?}");
+        Outcome::Ok(Value::Str(normalize_repr(&text, self.main.as_u64())))
+    }
+
     fn owner(&self, ident: Ident) -> Owner {
         if ident == self.main {
             Owner::Main
@@ -99,6 +104,8 @@ impl Sequence {
             },
             Op::LockRelease { lock } => unit(self.locks[lock].release(), lock_type),
             Op::LockLocked { lock } => Outcome::Ok(Value::Bool(self.locks[lock].locked())),
+            Op::LockRepr { lock } => self.repr(&self.locks[lock]),
+            Op::RLockRepr { lock } => self.repr(&self.rlocks[lock]),
             Op::RLockAcquire {
                 lock,
                 blocking,

@@ -146,6 +146,7 @@ fn lock_op() -> impl Strategy<Value = Op> + Clone {
         }),
         4 => lock_index().prop_map(|lock| Op::LockRelease { lock }),
         2 => lock_index().prop_map(|lock| Op::LockLocked { lock }),
+        1 => lock_index().prop_map(|lock| Op::LockRepr { lock }),
     ]
 }
 
@@ -157,6 +158,7 @@ fn rlock_op() -> impl Strategy<Value = Op> + Clone {
         4 => lock_index().prop_map(|lock| Op::RLockRelease { lock }),
         1 => lock_index().prop_map(|lock| Op::RLockIsOwned { lock }),
         1 => lock_index().prop_map(|lock| Op::RLockRecursionCount { lock }),
+        1 => lock_index().prop_map(|lock| Op::RLockRepr { lock }),
         2 => lock_index().prop_map(|lock| Op::RLockReleaseSave { lock }),
         1 => (lock_index(), 1usize..4).prop_map(|(lock, count)| Op::RLockAcquireRestore { lock, count }),
     ]
@@ -175,6 +177,7 @@ fn other_thread_op() -> impl Strategy<Value = Op> + Clone {
         lock_index().prop_map(|lock| Op::RLockIsOwned { lock }),
         lock_index().prop_map(|lock| Op::RLockRecursionCount { lock }),
         lock_index().prop_map(|lock| Op::RLockReleaseSave { lock }),
+        lock_index().prop_map(|lock| Op::RLockRepr { lock }),
     ]
     .prop_map(|op| Op::OtherThread(Box::new(op)))
 }

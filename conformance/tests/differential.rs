@@ -86,13 +86,15 @@ fn interrupts(python: Result<Interpreter, String>, seed: u64) -> Verdict {
     }
 }
 
-/// proves: LOCK-4, LOCK-5, LOCK-6, LOCK-8, LOCK-9, LOCK-10, RLOCK-2, RLOCK-3, RLOCK-5,
+/// proves: LOCK-4, LOCK-5, LOCK-6, LOCK-8, LOCK-9, LOCK-10, LOCK-12
+/// proves: RLOCK-2, RLOCK-3, RLOCK-4, RLOCK-5
 /// proves: STACK-1, STACK-4, X-STACK-1, CORE-1, CORE-4
 fn differential_locks_python311(seed: u64) -> Verdict {
     locks(interpreter_311(), seed)
 }
 
-/// proves: LOCK-4, LOCK-5, LOCK-6, LOCK-8, LOCK-9, LOCK-10, RLOCK-2, RLOCK-3, RLOCK-5,
+/// proves: LOCK-4, LOCK-5, LOCK-6, LOCK-8, LOCK-9, LOCK-10, LOCK-12
+/// proves: RLOCK-2, RLOCK-3, RLOCK-4, RLOCK-5
 /// proves: STACK-1, STACK-4, X-STACK-1, CORE-1, CORE-4
 fn differential_locks_python313(seed: u64) -> Verdict {
     locks(interpreter_313(), seed)
