@@ -97,6 +97,7 @@ pub fn run_pending() -> Result<(), Interrupt> {
     }
     // Acquire: the check sees what the signal handler recorded before `notify`.
     if NOTIFIED.swap(false, Ordering::Acquire) {
+        // Acquire: pairs with `set_check`'s Release.
         let check = CHECK.load(Ordering::Acquire);
         if !check.is_null() {
             // SAFETY: `CHECK` only ever holds null or a `fn() -> Result<(), Interrupt>` stored by

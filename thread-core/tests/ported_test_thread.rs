@@ -26,9 +26,10 @@ fn serial() -> MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// `threading_helper.wait_threads_exit()`: the threads a test started have all gone.
+/// `threading_helper.wait_threads_exit()`: the threads a test started have all gone. Every test
+/// ends with this, so the next one starts from a settled count.
 fn wait_threads_exit(orig: usize) {
-    while count() != orig {
+    while count() > orig {
         std::thread::yield_now();
     }
 }
@@ -308,6 +309,7 @@ impl TripBarrier {
 #[test]
 fn test_barrier() {
     let _s = serial();
+    let orig = count();
     let bar = Arc::new(TripBarrier {
         state: Mutex::new((0, 0)),
         cv: Condvar::new(),
@@ -330,6 +332,7 @@ fn test_barrier() {
     for _ in 0..NUMTASKS {
         done_rx.recv().unwrap();
     }
+    wait_threads_exit(orig);
 }
 
 // TestForkInThread.test_forkinthread
@@ -364,10 +367,8 @@ fn test_forkinthread() {
         .unwrap();
     let mut buf = [0u8; 2];
     // SAFETY: `buf` has room for two bytes.
-    assert_eq!(
-        unsafe { libc::read(read_fd, buf.as_mut_ptr().cast(), 2) },
-        2
-    );
+    let n = unsafe { libc::read(read_fd, buf.as_mut_ptr().cast(), 2) };
+    assert_eq!(n, 2);
     assert_eq!(&buf, b"OK");
     h.join(None).unwrap();
     let pid = pid_rx.recv().unwrap();
