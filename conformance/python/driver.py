@@ -24,6 +24,7 @@ import json
 import re
 import struct
 import sys
+import time
 
 LOCKS = 2
 
@@ -112,6 +113,10 @@ class Sequence:
             return {"f64": f64_to_hex(_thread.TIMEOUT_MAX)}
         if name == "interrupt_main":
             return self.interrupt_main(op["signum"])
+        if name == "thread_fails":
+            return self.thread_ends(failing_task)
+        if name == "thread_exits":
+            return self.thread_ends(exiting_task)
         if name == "other_thread":
             return self.on_other_thread(op["inner"])
         raise AssertionError("unknown operation %r" % (name,))
@@ -126,6 +131,39 @@ class Sequence:
         except KeyboardInterrupt as exc:
             return {"fired": [type(exc).__name__, str(exc)]}
         return None
+
+    def thread_ends(self, function):
+        """Starts `function` on a thread, waits until the thread is gone (it released
+        task_entered, so it is counted; then its count falls back after the hook's report), and
+        says what sys.unraisablehook was given."""
+        reports = []
+        saved = sys.unraisablehook
+        sys.unraisablehook = reports.append
+        try:
+            before = _thread._count()
+            task_entered.acquire()
+            _thread.start_new_thread(function, ())
+            task_entered.acquire()
+            task_entered.release()
+            while _thread._count() > before:
+                time.sleep(0.0005)
+        finally:
+            sys.unraisablehook = saved
+        if not reports:
+            return "no report"
+        report = reports[0]
+        obj = report.object
+        if obj is not None:
+            obj = "<function %s>" % obj.__name__
+        err_msg = report.err_msg
+        if err_msg is not None:
+            err_msg = re.sub(r" at 0x[0-9a-fA-F]+>", ">", err_msg)
+
+        def quoted(text):
+            return "None" if text is None else "'%s'" % text
+
+        return "exc_value='%s' err_msg=%s object=%s" % (
+            report.exc_value, quoted(err_msg), quoted(obj))
 
     def on_other_thread(self, inner):
         box = {}
@@ -150,6 +188,31 @@ class Sequence:
         if "err" in result:
             raise Relayed(result)
         return result["ok"]
+
+
+# Released by the tasks below as their last act, so that the driver knows they are counted
+# (CPython counts a thread from before its function runs until after the hook's report).
+task_entered = _thread.allocate_lock()
+
+
+def task():
+    try:
+        raise ValueError("task failed")
+    finally:
+        task_entered.release()
+
+
+failing_task = task
+
+
+def task():  # noqa: F811 -- both are named `task`, as pythread's Builder describes them
+    try:
+        raise SystemExit
+    finally:
+        task_entered.release()
+
+
+exiting_task = task
 
 
 class Relayed(Exception):

@@ -80,6 +80,17 @@ fn rlock_5_non_owner(op: &Op, cpython: &Outcome, ours: &Outcome) -> bool {
         && is_error(ours, "RuntimeError", "cannot release un-acquired lock")
 }
 
+fn hook_2_repr_in_err_msg(op: &Op, cpython: &Outcome, ours: &Outcome) -> bool {
+    let fails = matches!(op, Op::ThreadFails { .. });
+    let theirs = "exc_value='task failed' err_msg='Exception ignored in thread started by \
+                  <function task>' object=None";
+    let mine = "exc_value='task failed' err_msg='Exception ignored in thread started by' \
+                object='<function task>'";
+    fails
+        && matches!(cpython, Outcome::Ok(Value::Str(text)) if text == theirs)
+        && matches!(ours, Outcome::Ok(Value::Str(text)) if text == mine)
+}
+
 fn never(_: &Op, _: &Outcome, _: &Outcome) -> bool {
     false
 }
@@ -107,6 +118,24 @@ pub static KNOWN: &[Known] = &[
               `RuntimeError: cannot release un-acquired lock`",
         matches: rlock_5_non_owner,
         then: Then::StopSequence,
+    },
+    Known {
+        clause: "HOOK-2",
+        versions: ((3, 13), (3, 13)),
+        why: "a thread's failure: 3.13.0 puts the function's repr into err_msg (`Exception \
+              ignored in thread started by <function task>`) and leaves object None; its \
+              documentation, 3.11/3.12 and pythread put the function into object",
+        matches: hook_2_repr_in_err_msg,
+        then: Then::Continue,
+    },
+    Known {
+        clause: "HOOK-2",
+        versions: ((3, 0), (3, 99)),
+        why: "a thread's failure: exc_type and exc_traceback are not compared (a Rust Err \
+              has its type's Rust name and no traceback, a panic is `PanicException` with \
+              its location); exc_value, err_msg and object are",
+        matches: never,
+        then: Then::NotGenerated,
     },
     Known {
         clause: "X-STACK-1",

@@ -342,6 +342,12 @@ impl Model {
                     Outcome::Ok(Value::None)
                 }
             }
+            Op::ThreadFails { .. } => Outcome::Ok(Value::Str(crate::ops::unraisable_text(Some((
+                "task failed",
+                Some("Exception ignored in thread started by"),
+                Some("<function task>"),
+            ))))),
+            Op::ThreadExits => Outcome::Ok(Value::Str(crate::ops::unraisable_text(None))),
             Op::OtherThread(ref inner) => self.apply_as(Owner::Other, inner),
         }
     }

@@ -109,6 +109,17 @@ pub enum Op {
         /// The signal number.
         signum: i32,
     },
+    /// Starts a thread (described as `task`) whose function fails with the message
+    /// `task failed` — Python: `raise ValueError`; Rust: `Err` or a panic — waits until it has
+    /// ended and reports what the unraisable hook was given: `exc_value`, `err_msg`, `object`
+    /// (the types and tracebacks are Rust's own and are not compared).
+    ThreadFails {
+        /// Rust only: fail by panicking instead of returning `Err`.
+        panic: bool,
+    },
+    /// Starts a thread whose function ends in `SystemExit` (`exit()`), waits until it has
+    /// ended, and reports whether the unraisable hook was called.
+    ThreadExits,
     /// The inner operation, run on a short-lived helper thread and joined (never a blocking
     /// one, never an RLock acquire).
     OtherThread(Box<Op>),
@@ -137,6 +148,8 @@ impl Op {
             Op::StackSizeQuery => "stack_size_query",
             Op::TimeoutMax => "timeout_max",
             Op::InterruptMain { .. } => "interrupt_main",
+            Op::ThreadFails { .. } => "thread_fails",
+            Op::ThreadExits => "thread_exits",
             Op::OtherThread(_) => "other_thread",
         }
     }
@@ -179,7 +192,8 @@ impl Op {
                 Json::object([name, lock(index), ("count", Json::Int(*count as i128))])
             }
             Op::StackSize { size } => Json::object([name, ("size", Json::Int(*size as i128))]),
-            Op::StackSizeQuery | Op::TimeoutMax => Json::object([name]),
+            Op::StackSizeQuery | Op::TimeoutMax | Op::ThreadExits => Json::object([name]),
+            Op::ThreadFails { panic } => Json::object([name, ("panic", Json::Bool(*panic))]),
             Op::InterruptMain { signum } => {
                 Json::object([name, ("signum", Json::Int(i128::from(*signum)))])
             }
@@ -442,4 +456,27 @@ pub fn normalize_repr(repr: &str, main: u64) -> String {
         text.replace_range(digits_at..end, label);
     }
     text
+}
+
+/// The text the runners report for a thread's failure: what the unraisable hook was given
+/// (`None` fields as `None`), or `no report`.
+///
+/// ```
+/// use conformance::ops::unraisable_text;
+/// assert_eq!(
+///     unraisable_text(Some(("task failed", Some("Exception ignored in thread started by"), Some("<function task>")))),
+///     "exc_value='task failed' err_msg='Exception ignored in thread started by' object='<function task>'"
+/// );
+/// assert_eq!(unraisable_text(None), "no report");
+/// ```
+pub fn unraisable_text(report: Option<(&str, Option<&str>, Option<&str>)>) -> String {
+    let quoted = |text: Option<&str>| text.map_or("None".to_owned(), |t| format!("'{t}'"));
+    match report {
+        None => "no report".to_owned(),
+        Some((value, err_msg, object)) => format!(
+            "exc_value='{value}' err_msg={} object={}",
+            quoted(err_msg),
+            quoted(object)
+        ),
+    }
 }

@@ -1,10 +1,53 @@
 //! Runs operation sequences on pythread's own crates (thread-lock, thread-core), producing the
 //! same [`Outcome`]s as the CPython driver and the model.
 
-use thread_core::Ident;
+use std::sync::Mutex;
+
+use thread_core::{Ident, ThreadResult};
+use thread_hooks::UnraisableHookArgs;
 use thread_lock::{Lock, RLock, RLockState};
 
 use crate::ops::{LOCKS, Op, Outcome, Owner, Value, normalize_repr};
+
+/// What a failing thread of [`Op::ThreadFails`] returns.
+#[derive(Debug)]
+struct TaskFailed;
+
+impl std::fmt::Display for TaskFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("task failed")
+    }
+}
+
+/// What the recording hook saw last.
+static REPORTED: Mutex<Option<UnraisableHookArgs>> = Mutex::new(None);
+
+/// Runs `task` on a thread described as `task` with a recording unraisable hook, waits for it
+/// to end (`join` waits for the hook's report too), and says what the hook was given. The hook
+/// is process-wide: callers run one at a time (the differential harness is single-threaded).
+fn thread_ends<R: ThreadResult>(task: impl FnOnce() -> R + Send + 'static) -> Outcome {
+    *REPORTED.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    thread_hooks::set_unraisable_hook(|args: &UnraisableHookArgs| {
+        *REPORTED.lock().unwrap_or_else(|e| e.into_inner()) = Some(args.clone());
+    });
+    let ended = thread_core::Builder::new()
+        .describe("task")
+        .spawn_joinable(task)
+        .and_then(|handle| handle.join(None));
+    thread_hooks::reset_unraisable_hook();
+    if let Err(error) = ended {
+        return failed(error.python_type(), &error);
+    }
+    let report = REPORTED.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let text = crate::ops::unraisable_text(report.as_ref().map(|args| {
+        (
+            args.exc_value.as_str(),
+            args.err_msg.as_deref(),
+            args.object.as_deref(),
+        )
+    }));
+    Outcome::Ok(Value::Str(text))
+}
 
 /// The objects one sequence works on: fresh locks, and the thread that runs it.
 #[derive(Debug)]
@@ -155,6 +198,13 @@ impl Sequence {
                     refused => refused,
                 }
             }
+            Op::ThreadFails { panic } => thread_ends(move || -> Result<(), TaskFailed> {
+                if panic {
+                    std::panic::panic_any("task failed");
+                }
+                Err(TaskFailed)
+            }),
+            Op::ThreadExits => thread_ends(|| -> () { thread_core::exit() }),
             Op::OtherThread(ref inner) => {
                 std::thread::scope(|scope| scope.spawn(|| self.run(inner)).join())
                     .unwrap_or_else(|_| Outcome::error("Panic", "the helper thread panicked"))

@@ -229,6 +229,25 @@ pub fn interrupt_sequence() -> impl Strategy<Value = Vec<Op>> {
     )
 }
 
+/// A sequence of threads that fail or exit (each run with a recording unraisable hook, which
+/// is process-wide: run these in their own batch, from one thread).
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// let mut runner = proptest::test_runner::TestRunner::deterministic();
+/// let ops = conformance::strategy::thread_end_sequence().new_tree(&mut runner).unwrap().current();
+/// assert!(!ops.is_empty());
+/// ```
+pub fn thread_end_sequence() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(
+        prop_oneof![
+            any::<bool>().prop_map(|panic| Op::ThreadFails { panic }),
+            Just(Op::ThreadExits),
+        ],
+        1..=4,
+    )
+}
+
 /// Rewrites a generated sequence so that a single thread can run it: a blocking acquire that
 /// could wait longer than 50 ms on a Lock that may be held gets a 1 ms timeout, and an
 /// `acquire_restore` on an RLock that may be held is preceded by a `release_save`. "May be

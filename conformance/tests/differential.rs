@@ -86,6 +86,24 @@ fn interrupts(python: Result<Interpreter, String>, seed: u64) -> Verdict {
     }
 }
 
+fn thread_ends(python: Result<Interpreter, String>, seed: u64) -> Verdict {
+    let python = match python {
+        Ok(python) => python,
+        Err(why) => return Verdict::Skipped(why),
+    };
+    // Their own short batch: the unraisable hook is process-wide on both sides.
+    let sequences = differential::generate(strategy::thread_end_sequence(), 12, seed ^ 0x2e);
+    match differential::run(&python, &sequences) {
+        Ok(report) if report.passed() => Verdict::Passed(report),
+        Ok(report) => Verdict::Failed(format!(
+            "{}\n{}",
+            report.summary(),
+            report.unexplained.join("\n")
+        )),
+        Err(why) => Verdict::Failed(why),
+    }
+}
+
 /// proves: LOCK-4, LOCK-5, LOCK-6, LOCK-8, LOCK-9, LOCK-10, LOCK-12
 /// proves: RLOCK-2, RLOCK-3, RLOCK-4, RLOCK-5
 /// proves: STACK-1, STACK-4, X-STACK-1, CORE-1, CORE-4
@@ -110,6 +128,16 @@ fn differential_interrupts_python313(seed: u64) -> Verdict {
     interrupts(interpreter_313(), seed)
 }
 
+/// proves: HOOK-1, HOOK-2, EXIT-2
+fn differential_thread_ends_python311(seed: u64) -> Verdict {
+    thread_ends(interpreter_311(), seed)
+}
+
+/// proves: HOOK-1, HOOK-2, EXIT-2
+fn differential_thread_ends_python313(seed: u64) -> Verdict {
+    thread_ends(interpreter_313(), seed)
+}
+
 fn main() -> ExitCode {
     let seed = differential::seed();
     let strict = Interpreter::under_ci();
@@ -132,7 +160,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let tests: [Test; 4] = [
+    let tests: [Test; 6] = [
         ("differential_locks_python311", differential_locks_python311),
         ("differential_locks_python313", differential_locks_python313),
         (
@@ -142,6 +170,14 @@ fn main() -> ExitCode {
         (
             "differential_interrupts_python313",
             differential_interrupts_python313,
+        ),
+        (
+            "differential_thread_ends_python311",
+            differential_thread_ends_python311,
+        ),
+        (
+            "differential_thread_ends_python313",
+            differential_thread_ends_python313,
         ),
     ];
     println!("\nrunning {} tests", tests.len());
