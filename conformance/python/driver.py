@@ -113,6 +113,8 @@ class Sequence:
             return {"f64": f64_to_hex(_thread.TIMEOUT_MAX)}
         if name == "interrupt_main":
             return self.interrupt_main(op["signum"])
+        if name == "start_thread":
+            return self.start_thread()
         if name == "thread_fails":
             return self.thread_ends(failing_task)
         if name == "thread_exits":
@@ -130,6 +132,22 @@ class Sequence:
                 pass
         except KeyboardInterrupt as exc:
             return {"fired": [type(exc).__name__, str(exc)]}
+        return None
+
+    def start_thread(self):
+        """Starts a thread that does nothing and waits until it is gone; a refused start
+        raises (and leaves no thread counted)."""
+        before = _thread._count()
+        task_entered.acquire()
+        try:
+            _thread.start_new_thread(noop_task, ())
+        except BaseException:
+            task_entered.release()
+            raise
+        task_entered.acquire()
+        task_entered.release()
+        while _thread._count() > before:
+            time.sleep(0.0005)
         return None
 
     def thread_ends(self, function):
@@ -213,6 +231,10 @@ def task():  # noqa: F811 -- both are named `task`, as pythread's Builder descri
 
 
 exiting_task = task
+
+
+def noop_task():
+    task_entered.release()
 
 
 class Relayed(Exception):

@@ -348,6 +348,8 @@ impl Model {
                 Some("<function task>"),
             ))))),
             Op::ThreadExits => Outcome::Ok(Value::Str(crate::ops::unraisable_text(None))),
+            // Whether the OS accepts a stack size is the OS's business, not the spec's.
+            Op::StartThread => Outcome::error("Model", "not modelled: the OS decides"),
             Op::OtherThread(ref inner) => self.apply_as(Owner::Other, inner),
         }
     }

@@ -109,6 +109,9 @@ pub enum Op {
         /// The signal number.
         signum: i32,
     },
+    /// Starts a thread that does nothing (with the current stack size setting) and waits until
+    /// it has ended: `None`, or the spawn's error (SPAWN-4: a size the OS refuses).
+    StartThread,
     /// Starts a thread (described as `task`) whose function fails with the message
     /// `task failed` — Python: `raise ValueError`; Rust: `Err` or a panic — waits until it has
     /// ended and reports what the unraisable hook was given: `exc_value`, `err_msg`, `object`
@@ -150,6 +153,7 @@ impl Op {
             Op::InterruptMain { .. } => "interrupt_main",
             Op::ThreadFails { .. } => "thread_fails",
             Op::ThreadExits => "thread_exits",
+            Op::StartThread => "start_thread",
             Op::OtherThread(_) => "other_thread",
         }
     }
@@ -192,7 +196,9 @@ impl Op {
                 Json::object([name, lock(index), ("count", Json::Int(*count as i128))])
             }
             Op::StackSize { size } => Json::object([name, ("size", Json::Int(*size as i128))]),
-            Op::StackSizeQuery | Op::TimeoutMax | Op::ThreadExits => Json::object([name]),
+            Op::StackSizeQuery | Op::TimeoutMax | Op::ThreadExits | Op::StartThread => {
+                Json::object([name])
+            }
             Op::ThreadFails { panic } => Json::object([name, ("panic", Json::Bool(*panic))]),
             Op::InterruptMain { signum } => {
                 Json::object([name, ("signum", Json::Int(i128::from(*signum)))])

@@ -205,6 +205,17 @@ impl Sequence {
                 Err(TaskFailed)
             }),
             Op::ThreadExits => thread_ends(|| -> () { thread_core::exit() }),
+            Op::StartThread => {
+                let before = thread_core::count();
+                match thread_core::start_joinable_thread(|| ()).and_then(|h| h.join(None)) {
+                    Ok(()) => Outcome::Ok(Value::None),
+                    // SPAWN-4: a refused spawn leaves the count as it was.
+                    Err(_) if thread_core::count() != before => {
+                        Outcome::error("Bug", "a refused spawn changed count()")
+                    }
+                    Err(error) => failed(error.python_type(), &error),
+                }
+            }
             Op::OtherThread(ref inner) => {
                 std::thread::scope(|scope| scope.spawn(|| self.run(inner)).join())
                     .unwrap_or_else(|_| Outcome::error("Panic", "the helper thread panicked"))

@@ -229,6 +229,28 @@ pub fn interrupt_sequence() -> impl Strategy<Value = Vec<Op>> {
     )
 }
 
+/// A sequence of stack size settings and thread starts (SPAWN-4, STACK-5: the setting applies
+/// to the threads started after it, and a size the OS refuses fails the start).
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// let mut runner = proptest::test_runner::TestRunner::deterministic();
+/// let ops = conformance::strategy::spawn_sequence().new_tree(&mut runner).unwrap().current();
+/// assert!(!ops.is_empty());
+/// ```
+pub fn spawn_sequence() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(
+        prop_oneof![
+            2 => stack_size().prop_map(|size| Op::StackSize { size }),
+            1 => prop::sample::select(vec![1usize << 40, 1 << 44, 1 << 62, i64::MAX as usize])
+                .prop_map(|size| Op::StackSize { size }),
+            3 => Just(Op::StartThread),
+            1 => Just(Op::StackSizeQuery),
+        ],
+        1..=6,
+    )
+}
+
 /// A sequence of threads that fail or exit (each run with a recording unraisable hook, which
 /// is process-wide: run these in their own batch, from one thread).
 ///

@@ -86,13 +86,19 @@ fn interrupts(python: Result<Interpreter, String>, seed: u64) -> Verdict {
     }
 }
 
-fn thread_ends(python: Result<Interpreter, String>, seed: u64) -> Verdict {
+fn threads(python: Result<Interpreter, String>, seed: u64) -> Verdict {
     let python = match python {
         Ok(python) => python,
         Err(why) => return Verdict::Skipped(why),
     };
-    // Their own short batch: the unraisable hook is process-wide on both sides.
-    let sequences = differential::generate(strategy::thread_end_sequence(), 12, seed ^ 0x2e);
+    // Their own short batch: the unraisable hook is process-wide on both sides. Then starts
+    // under random stack size settings.
+    let mut sequences = differential::generate(strategy::thread_end_sequence(), 12, seed ^ 0x2e);
+    sequences.extend(differential::generate(
+        strategy::spawn_sequence(),
+        24,
+        seed ^ 0x3d,
+    ));
     match differential::run(&python, &sequences) {
         Ok(report) if report.passed() => Verdict::Passed(report),
         Ok(report) => Verdict::Failed(format!(
@@ -128,14 +134,14 @@ fn differential_interrupts_python313(seed: u64) -> Verdict {
     interrupts(interpreter_313(), seed)
 }
 
-/// proves: HOOK-1, HOOK-2, EXIT-2
-fn differential_thread_ends_python311(seed: u64) -> Verdict {
-    thread_ends(interpreter_311(), seed)
+/// proves: HOOK-1, HOOK-2, EXIT-2, SPAWN-4, STACK-5
+fn differential_threads_python311(seed: u64) -> Verdict {
+    threads(interpreter_311(), seed)
 }
 
-/// proves: HOOK-1, HOOK-2, EXIT-2
-fn differential_thread_ends_python313(seed: u64) -> Verdict {
-    thread_ends(interpreter_313(), seed)
+/// proves: HOOK-1, HOOK-2, EXIT-2, SPAWN-4, STACK-5
+fn differential_threads_python313(seed: u64) -> Verdict {
+    threads(interpreter_313(), seed)
 }
 
 fn main() -> ExitCode {
@@ -172,12 +178,12 @@ fn main() -> ExitCode {
             differential_interrupts_python313,
         ),
         (
-            "differential_thread_ends_python311",
-            differential_thread_ends_python311,
+            "differential_threads_python311",
+            differential_threads_python311,
         ),
         (
-            "differential_thread_ends_python313",
-            differential_thread_ends_python313,
+            "differential_threads_python313",
+            differential_threads_python313,
         ),
     ];
     println!("\nrunning {} tests", tests.len());
