@@ -14,7 +14,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `differential.rs` | single-threaded sequences run on our crates and, batched, on CPython 3.11.7 and 3.13.0 (`python/driver.py`); lock/stack-size, interrupt and thread-ending batches (`harness = false`, main thread) |
+//! | `differential.rs` | single-threaded sequences run on our crates and, batched, on CPython 3.11.7 and 3.13.0 (`python/driver.py`); lock/stack-size, interrupt, and thread start/fail/exit batches (`harness = false`, main thread) |
 //! | `state_machine_single.rs` | proptest: sequences against [`model::Model`], state observed after every operation |
 //! | `state_machine_concurrent.rs` | proptest: 1–3 threads of critical sections against invariants |
 //! | `test_thread_port*.rs` | port of CPython's `Lib/test/test_thread.py` (process-wide parts in their own binaries) |
