@@ -45,9 +45,10 @@ pub enum LockError {
     #[error("Internal lock count overflowed")]
     CountOverflow,
     /// The main thread's wait was interrupted and the pending handler failed (X-INTR-3,
-    /// LOCK-13): the acquire returns the handler's error without the lock.
+    /// LOCK-13): the acquire returns the handler's error without the lock. (Boxed, so that
+    /// `Result<bool, LockError>` stays two words and returns in registers on the fast path.)
     #[error("{0}")]
-    Interrupted(Interrupt),
+    Interrupted(Box<Interrupt>),
 }
 
 impl LockError {

@@ -3,7 +3,7 @@
 use crate::clock;
 use crate::error::LockError;
 use crate::raw::{Outcome, RawLock};
-use crate::timeout::{Timeout, duration_ns, parse_timeout};
+use crate::timeout::{Parsed, Timeout, duration_ns, parse};
 use std::fmt;
 use std::time::Duration;
 use thread_core::{is_main_thread, signals};
@@ -62,9 +62,9 @@ impl Lock {
     /// assert_eq!(lock.acquire(true, 0.01), Ok(false)); // timed out
     /// assert_eq!(lock.acquire(false, 0.0).unwrap_err().python_type(), "ValueError");
     /// ```
+    #[inline]
     pub fn acquire(&self, blocking: bool, timeout: f64) -> Result<bool, LockError> {
-        let timeout = parse_timeout(blocking, timeout)?;
-        self.acquire_with(timeout)
+        acquire_parsed(&self.raw, parse(blocking, timeout)?)
     }
 
     /// Acquires within `timeout` and tells whether it got the lock (LOCK-7).
@@ -83,6 +83,7 @@ impl Lock {
     /// assert_eq!(lock.acquire_with(Timeout::NonBlocking), Ok(true));
     /// assert_eq!(lock.acquire_with(Timeout::Within(Duration::from_millis(1))), Ok(false));
     /// ```
+    #[inline]
     pub fn acquire_with(&self, timeout: Timeout) -> Result<bool, LockError> {
         acquire_raw(&self.raw, timeout)
     }
@@ -215,6 +216,7 @@ impl fmt::Debug for Lock {
 }
 
 /// The acquire of [`Lock::acquire_with`] and [`RLock`](crate::RLock)'s, on the raw lock.
+#[inline]
 pub(crate) fn acquire_raw(raw: &RawLock, timeout: Timeout) -> Result<bool, LockError> {
     let deadline = match timeout {
         Timeout::NonBlocking => return Ok(raw.try_lock()),
@@ -238,6 +240,32 @@ pub(crate) fn acquire_raw(raw: &RawLock, timeout: Timeout) -> Result<bool, LockE
     wait_interruptibly(raw, deadline)
 }
 
+/// [`acquire_raw`] for arguments fresh from [`parse`]: no `Duration` on the fast path.
+#[inline]
+pub(crate) fn acquire_parsed(raw: &RawLock, timeout: Parsed) -> Result<bool, LockError> {
+    let deadline = match timeout {
+        Parsed::NonBlocking => return Ok(raw.try_lock()),
+        Parsed::Forever => {
+            if raw.try_lock_fast() {
+                return Ok(true);
+            }
+            None
+        }
+        Parsed::WithinUs(us) => {
+            if raw.try_lock_fast() {
+                return Ok(true);
+            }
+            if us == 0 {
+                return Ok(raw.try_lock());
+            }
+            // The clock is read only now that the fast path failed. At most PY_TIMEOUT_MAX µs:
+            // the product fits a u64.
+            Some(clock::deadline_after(us * 1000))
+        }
+    };
+    wait_interruptibly(raw, deadline)
+}
+
 #[cold]
 fn wait_interruptibly(raw: &RawLock, deadline: Option<clock::Nanos>) -> Result<bool, LockError> {
     let interruptible = is_main_thread();
@@ -247,7 +275,9 @@ fn wait_interruptibly(raw: &RawLock, deadline: Option<clock::Nanos>) -> Result<b
             Outcome::TimedOut => return Ok(false),
             // Run the handlers; a failure ends the acquire without the lock, success resumes the
             // wait against the same deadline.
-            Outcome::Interrupted => signals::run_pending().map_err(LockError::Interrupted)?,
+            Outcome::Interrupted => {
+                signals::run_pending().map_err(|i| LockError::Interrupted(Box::new(i)))?
+            }
         }
     }
 }

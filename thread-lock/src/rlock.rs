@@ -19,10 +19,10 @@
 //! * The raw lock's own Acquire/Release orderings carry the data the `RLock` protects.
 
 use crate::error::LockError;
-use crate::lock::acquire_raw;
+use crate::lock::{acquire_parsed, acquire_raw};
 use crate::loom::{AtomicU64, AtomicUsize};
 use crate::raw::RawLock;
-use crate::timeout::{Timeout, parse_timeout};
+use crate::timeout::{Timeout, parse};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering::Relaxed;
@@ -127,8 +127,8 @@ impl RLock {
     /// assert_eq!(rlock.recursion_count(), 1);
     /// ```
     pub fn acquire(&self, blocking: bool, timeout: f64) -> Result<bool, LockError> {
-        let timeout = parse_timeout(blocking, timeout)?;
-        self.acquire_with(timeout)
+        let timeout = parse(blocking, timeout)?;
+        self.acquire_by(|raw| acquire_parsed(raw, timeout))
     }
 
     /// The owner's re-acquire adds one to the count and returns `Ok(true)` at once (or
@@ -145,6 +145,15 @@ impl RLock {
     /// assert_eq!(rlock.recursion_count(), 2);
     /// ```
     pub fn acquire_with(&self, timeout: Timeout) -> Result<bool, LockError> {
+        self.acquire_by(|raw| acquire_raw(raw, timeout))
+    }
+
+    /// The owner's re-acquire, or `wait` on the raw lock and take ownership.
+    #[inline]
+    fn acquire_by(
+        &self,
+        wait: impl FnOnce(&RawLock) -> Result<bool, LockError>,
+    ) -> Result<bool, LockError> {
         let me = get_ident().as_u64();
         if self.owned_by(me) {
             // Relaxed: only the owner (us) writes count.
@@ -153,7 +162,7 @@ impl RLock {
             self.count.store(next, Relaxed);
             return Ok(true);
         }
-        if !acquire_raw(&self.raw, timeout)? {
+        if !wait(&self.raw)? {
             return Ok(false);
         }
         self.set_owner(me, 1);

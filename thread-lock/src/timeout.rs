@@ -61,18 +61,52 @@ pub enum Timeout {
 /// assert_eq!(parse_timeout(true, -2.0).unwrap_err().python_type(), "ValueError");
 /// assert_eq!(parse_timeout(true, f64::INFINITY).unwrap_err().python_type(), "OverflowError");
 /// ```
+#[inline]
 pub fn parse_timeout(blocking: bool, timeout: f64) -> Result<Timeout, LockError> {
+    parse(blocking, timeout).map(|p| match p {
+        Parsed::NonBlocking => Timeout::NonBlocking,
+        Parsed::Forever => Timeout::Forever,
+        Parsed::WithinUs(us) => Timeout::Within(Duration::from_micros(us)),
+    })
+}
+
+/// [`parse_timeout`]'s result before it becomes a [`Timeout`]: what `acquire` uses, so that the
+/// fast path does not build a `Duration` it never needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parsed {
+    NonBlocking,
+    Forever,
+    /// Whole microseconds, at most `PY_TIMEOUT_MAX`.
+    WithinUs(u64),
+}
+
+/// The checks and conversion of [`parse_timeout`].
+#[inline]
+pub(crate) fn parse(blocking: bool, timeout: f64) -> Result<Parsed, LockError> {
     if timeout.is_nan() {
         return Err(LockError::TimeoutNaN);
     }
+    // The default argument, exactly −1 s: skip the arithmetic below (the common case).
+    if timeout == -1.0 {
+        return Ok(if blocking {
+            Parsed::Forever
+        } else {
+            Parsed::NonBlocking
+        });
+    }
     let d = timeout * 1e9;
-    // _PyTime_ROUND_TIMEOUT rounds away from zero.
-    let d = if d >= 0.0 { d.ceil() } else { d.floor() };
+    // Checked before rounding: every f64 of magnitude 2^52 or more is an integer already, so
+    // rounding cannot carry a value across either bound.
     if !(-TWO_POW_63..TWO_POW_63).contains(&d) {
         return Err(LockError::TimestampOutOfRange);
     }
-    // In range (checked above), and integral: the cast is exact.
-    let ns = d as i64;
+    // _PyTime_ROUND_TIMEOUT rounds away from zero. `as` truncates toward zero (exactly: d is in
+    // range); a fractional part (only possible below 2^52, where the round trip is exact) moves
+    // it one step away. No `ceil`/`floor`: without SSE4.1 they are libm calls.
+    let mut ns = d as i64;
+    if ns as f64 != d {
+        ns += if d > 0.0 { 1 } else { -1 };
+    }
     if !blocking && ns != UNSET_NS {
         return Err(LockError::NonBlockingWithTimeout);
     }
@@ -80,17 +114,17 @@ pub fn parse_timeout(blocking: bool, timeout: f64) -> Result<Timeout, LockError>
         return Err(LockError::NegativeTimeout);
     }
     if !blocking {
-        return Ok(Timeout::NonBlocking);
+        return Ok(Parsed::NonBlocking);
     }
     if ns == UNSET_NS {
-        return Ok(Timeout::Forever);
+        return Ok(Parsed::Forever);
     }
     // Microseconds, rounded up (ns >= 0 here).
     let us = ns / 1000 + i64::from(ns % 1000 != 0);
     if us > PY_TIMEOUT_MAX_US {
         return Err(LockError::TimeoutTooLarge);
     }
-    Ok(Timeout::Within(Duration::from_micros(us as u64)))
+    Ok(Parsed::WithinUs(us as u64))
 }
 
 /// Nanoseconds of a duration, saturating (a wait of 584 years is a wait forever).
@@ -194,6 +228,55 @@ mod tests {
             panic!()
         };
         assert!(max.as_micros() <= PY_TIMEOUT_MAX_US as u128);
+    }
+
+    /// The conversion written the plain way (f64 `ceil`/`floor`, as CPython's `_PyTime_Round`).
+    fn reference(blocking: bool, timeout: f64) -> Result<Timeout, LockError> {
+        if timeout.is_nan() {
+            return Err(LockError::TimeoutNaN);
+        }
+        let d = timeout * 1e9;
+        let d = if d >= 0.0 { d.ceil() } else { d.floor() };
+        if !(-TWO_POW_63..TWO_POW_63).contains(&d) {
+            return Err(LockError::TimestampOutOfRange);
+        }
+        let ns = d as i64;
+        if !blocking && ns != UNSET_NS {
+            return Err(LockError::NonBlockingWithTimeout);
+        }
+        if ns < 0 && ns != UNSET_NS {
+            return Err(LockError::NegativeTimeout);
+        }
+        if !blocking {
+            return Ok(Timeout::NonBlocking);
+        }
+        if ns == UNSET_NS {
+            return Ok(Timeout::Forever);
+        }
+        let us = ns / 1000 + i64::from(ns % 1000 != 0);
+        if us > PY_TIMEOUT_MAX_US {
+            return Err(LockError::TimeoutTooLarge);
+        }
+        Ok(Timeout::Within(Duration::from_micros(us as u64)))
+    }
+
+    proptest::proptest! {
+        /// Any f64 (every bit pattern, and values near the boundaries) converts as the plain
+        /// rounding does.
+        /// proves: LOCK-4, LOCK-5, LOCK-6, R-1
+        #[test]
+        fn conversion_matches_cpythons_rounding(
+            bits in proptest::num::u64::ANY,
+            near in -2.0f64..2.0,
+            blocking in proptest::bool::ANY,
+        ) {
+            let t = f64::from_bits(bits);
+            proptest::prop_assert_eq!(parse_timeout(blocking, t), reference(blocking, t));
+            for base in [-1.0, 0.0, 9223372036.854775, -9223372036.854775] {
+                let t = base + near * 1e-9;
+                proptest::prop_assert_eq!(parse_timeout(blocking, t), reference(blocking, t));
+            }
+        }
     }
 
     /// proves: CORE-4
