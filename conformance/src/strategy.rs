@@ -48,8 +48,27 @@ pub fn timeout() -> impl Strategy<Value = f64> + Clone {
         1e-10,
         0.001,
     ]);
+    // The neighbours (one ulp away) of every edge: −1 s, the last value that rounds to it,
+    // and both ends of the nanosecond range (±2^63 ns).
+    let edges = [
+        -1.0,
+        -0.999_999_999,
+        -1.000_000_001,
+        9_223_372_036.854_775,
+        9_223_372_036.854_776,
+        -9_223_372_036.854_775,
+        -9_223_372_036.854_776,
+        -9_223_372_036.854_775_808,
+    ];
+    let neighbours = prop::sample::select(
+        edges
+            .iter()
+            .flat_map(|&edge: &f64| [edge.next_down(), edge, edge.next_up()])
+            .collect::<Vec<f64>>(),
+    );
     prop_oneof![
         4 => special,
+        2 => neighbours,
         // Close to −1 s, on both sides of the rounding edge.
         2 => (-30i32..30).prop_map(|k| -1.0 + f64::from(k) * 1e-10),
         2 => -3.0f64..0.0,
