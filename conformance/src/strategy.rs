@@ -58,7 +58,6 @@ pub fn timeout() -> impl Strategy<Value = f64> + Clone {
         9_223_372_036.854_776,
         -9_223_372_036.854_775,
         -9_223_372_036.854_776,
-        -9_223_372_036.854_775_808,
     ];
     let neighbours = prop::sample::select(
         edges
