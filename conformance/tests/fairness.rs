@@ -4,6 +4,9 @@
 //!
 //! Only the outcome is asserted (the waiter gets the lock while the other thread is still
 //! looping); the loop's ceiling is generous (10 s), far above the 1 ms rule.
+//!
+//! Atomic orderings: the `got` flags are SeqCst, the test's own observation, kept independent
+//! of the orderings of the lock under test.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};

@@ -7,6 +7,10 @@
 //! is most likely asleep in the wait by then; the outcome asserted is the same if it is not yet
 //! (a pending interrupt is seen before the wait sleeps). A watchdog fails the run if a wait is
 //! never woken.
+//!
+//! Atomic orderings: every flag and counter here is SeqCst, the test's own observation (and
+//! the signal handler's flag must be seen by the check after `notify`), kept independent of the
+//! orderings of the code under test.
 
 use std::process::ExitCode;
 use std::sync::Arc;

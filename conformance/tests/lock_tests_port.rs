@@ -18,6 +18,9 @@
 //! false before it has passed), not 60 % of it. Left out: `test_weakref_exists`,
 //! `test_weakref_deleted` (weak references are Python-only), and `EventTests`,
 //! `ConditionTests`, the semaphore and barrier tests (they test `threading`, not `_thread`).
+//!
+//! Atomic orderings: the counters and phases (the original's lists) are SeqCst, the test's own
+//! observations, kept independent of the orderings of the locks under test.
 
 use std::any::Any;
 use std::fmt::Debug;

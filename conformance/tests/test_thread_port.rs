@@ -21,6 +21,10 @@
 //! and `test_start_with_none_handle` (a Rust `ThreadHandle` exists only for a started thread,
 //! so there is no unstarted or reused handle to test); `LockTests` (CPython's
 //! `lock_tests.LockTests`, which belongs to the port of `lock_tests.py`).
+//!
+//! Atomic orderings: Relaxed throughout, because every counter is read and written under one
+//! of the test's Locks, or read after acquiring the Lock its last writer released; the Locks
+//! order the accesses (which is part of what these tests prove).
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
