@@ -18,7 +18,7 @@
 //! | `state_machine_single.rs` | proptest: sequences against [`model::Model`], state observed after every operation |
 //! | `state_machine_concurrent.rs` | proptest: 1–3 threads of critical sections against invariants |
 //! | `test_thread_port*.rs` | port of CPython's `Lib/test/test_thread.py` (process-wide parts in their own binaries) |
-//! | `lock_tests_port.rs` | port of CPython's `Lib/test/lock_tests.py` (`BaseLockTests`, `LockTests`, `RLockTests`) |
+//! | `cpython_lock_tests.rs` | port of CPython's `Lib/test/lock_tests.py` (`BaseLockTests`, `LockTests`, `RLockTests`) |
 //! | `interrupt_acquire.rs` | `interrupt_main` and real signals waking main-thread acquires (`harness = false`) |
 //! | `fork_held_lock.rs`, `fairness.rs`, `auto_traits.rs` | FORK-2, LOCK-15, R-3 |
 //! | `loom_public_api.rs` | loom models of the public API (`--cfg loom`) beside thread-lock's own |
