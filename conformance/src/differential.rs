@@ -201,3 +201,46 @@ pub fn run(python: &Interpreter, sequences: &[Vec<Op>]) -> Result<Report, String
         .collect();
     Ok(compare(python.version(), sequences, &theirs, &mine))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::compare;
+    use crate::ops::{Op, Outcome, Owner, Value};
+
+    #[test]
+    fn an_unknown_difference_fails_and_a_known_one_stops_the_sequence() {
+        let ops = vec![vec![
+            Op::OtherThread(Box::new(Op::RLockReleaseSave { lock: 0 })),
+            Op::RLockRelease { lock: 0 },
+        ]];
+        let cpython = vec![vec![
+            Outcome::Ok(Value::Saved {
+                count: 1,
+                owner: Owner::Main,
+            }),
+            Outcome::error("RuntimeError", "cannot release un-acquired lock"),
+        ]];
+        let ours = vec![vec![
+            Outcome::error("RuntimeError", "cannot release un-acquired lock"),
+            Outcome::Ok(Value::None),
+        ]];
+        // RLOCK-5's listed difference, then the states differ: nothing more is compared.
+        let report = compare((3, 13, 0), &ops, &cpython, &ours);
+        assert!(report.passed());
+        assert_eq!(report.compared, 1);
+        assert_eq!(report.known.get("RLOCK-5"), Some(&1));
+
+        let ops = vec![vec![Op::LockRelease { lock: 0 }]];
+        let cpython = vec![vec![Outcome::error(
+            "RuntimeError",
+            "release unlocked lock",
+        )]];
+        let ours = vec![vec![Outcome::error(
+            "RuntimeError",
+            "release unlocked lock!",
+        )]];
+        let report = compare((3, 13, 0), &ops, &cpython, &ours);
+        assert!(!report.passed());
+        assert!(report.unexplained[0].contains("LockRelease"));
+    }
+}

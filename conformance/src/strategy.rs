@@ -359,3 +359,44 @@ pub fn make_runnable(ops: Vec<Op>) -> Vec<Op> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{make_runnable, sequence};
+    use crate::model::{Model, may_wait_long};
+    use crate::ops::{Op, Outcome};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Runnable sequences never ask the model for a wait that cannot end, nor for a long
+        /// wait on a held lock.
+        #[test]
+        fn runnable_sequences_never_block_for_long(ops in sequence(24)) {
+            let mut model = Model::new();
+            for op in &ops {
+                if let Op::LockAcquire { lock, blocking, timeout } = *op {
+                    prop_assert!(!(model.lock_held(lock) && may_wait_long(blocking, timeout)), "{:?}", op);
+                }
+                let outcome = model.apply(op);
+                prop_assert!(
+                    !matches!(&outcome, Outcome::Err { python_type, .. } if python_type == "Model"),
+                    "{:?} blocks forever", op
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn acquire_restore_on_a_held_rlock_is_preceded_by_release_save() {
+        let ops = make_runnable(vec![
+            Op::RLockAcquire {
+                lock: 1,
+                blocking: true,
+                timeout: -1.0,
+            },
+            Op::RLockAcquireRestore { lock: 1, count: 2 },
+        ]);
+        assert_eq!(ops[1], Op::RLockReleaseSave { lock: 1 });
+        assert_eq!(ops[2], Op::RLockAcquireRestore { lock: 1, count: 2 });
+    }
+}
