@@ -46,6 +46,9 @@ enum Step {
     },
     /// `with lock:` — the guard (LOCK-11).
     Guard { lock: usize, spins: u8 },
+    /// Acquire, a section, then the release done by a fresh thread that never acquired it
+    /// (LOCK-8), while others may be waiting.
+    Baton { lock: usize, spins: u8 },
     /// `RLock.acquire(blocking, timeout)`, re-entered to `depth`, optionally
     /// `release_save`d and `acquire_restore`d in the middle, released `depth` times.
     RLock {
@@ -86,6 +89,7 @@ fn step() -> impl Strategy<Value = Step> {
             Step::Lock { lock, blocking, timeout, spins }
         }),
         1 => (0..LOCKS, 0u8..8).prop_map(|(lock, spins)| Step::Guard { lock, spins }),
+        1 => (0..LOCKS, 0u8..8).prop_map(|(lock, spins)| Step::Baton { lock, spins }),
         4 => (0..LOCKS, any::<bool>(), timeout(), 1usize..4, any::<bool>(), 0u8..8).prop_map(
             |(lock, blocking, timeout, depth, save_restore, spins)| Step::RLock {
                 lock, blocking, timeout, depth, save_restore, spins
@@ -211,6 +215,16 @@ impl Shared {
                 self.section(0, lock, spins)?;
                 drop(guard);
             }
+            Step::Baton { lock, spins } => {
+                self.locks[lock].acquire_blocking();
+                self.section(0, lock, spins)?;
+                let released =
+                    std::thread::scope(|scope| scope.spawn(|| self.locks[lock].release()).join());
+                check!(
+                    matches!(released, Ok(Ok(()))),
+                    "a release by another thread gave {released:?}"
+                );
+            }
             Step::RLock {
                 lock,
                 blocking,
@@ -335,7 +349,8 @@ fn run_programs(programs: Vec<Vec<Step>>) -> Result<(), String> {
 proptest! {
     #![proptest_config(config())]
 
-    /// proves: LOCK-4, LOCK-5, LOCK-7, LOCK-9, LOCK-11, RLOCK-2, RLOCK-3, RLOCK-5, RLOCK-6, R-4
+    /// proves: LOCK-4, LOCK-5, LOCK-7, LOCK-8, LOCK-9, LOCK-11, RLOCK-2, RLOCK-3, RLOCK-5, RLOCK-6
+/// proves: R-4
     #[test]
     fn concurrent_programs_keep_the_invariants(programs in programs()) {
         if let Err(why) = run_programs(programs) {
