@@ -54,7 +54,7 @@ impl Lock {
     }
 
     /// `lock.acquire(blocking, timeout)`: CPython's argument checks (LOCK-4..6, through
-    /// [`parse_timeout`]), then [`acquire_with`](Lock::acquire_with). `timeout` −1 waits forever.
+    /// [`parse_timeout`](crate::parse_timeout)), then [`acquire_with`](Lock::acquire_with). `timeout` −1 waits forever.
     ///
     /// ```
     /// let lock = thread_lock::Lock::new();

@@ -364,6 +364,11 @@ impl fmt::Debug for RLock {
 
 /// Holds one level of an [`RLock`] until dropped. Not `Send`: only the owner may release it.
 ///
+/// ```compile_fail
+/// fn send<T: Send>() {}
+/// send::<thread_lock::RLockGuard<'static>>(); // error: the guard is not Send
+/// ```
+///
 /// ```
 /// let rlock = thread_lock::RLock::new();
 /// let guard = rlock.lock();

@@ -146,3 +146,33 @@ fn timeout_races_release() {
         lock.release().unwrap();
     });
 }
+
+/// A timed waiter that gives up (and may clear PARKED as the last one queued) must not strand a
+/// blocking waiter: the release still reaches it.
+/// proves: R-4, LOCK-7
+#[test]
+fn timeout_does_not_strand_another_waiter() {
+    model(|| {
+        let lock = Arc::new(Lock::new());
+        lock.acquire_blocking();
+        let timed = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                if lock.acquire_for(Duration::from_secs(60)) {
+                    lock.release().unwrap();
+                }
+            })
+        };
+        let blocking = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                lock.acquire_blocking();
+                lock.release().unwrap();
+            })
+        };
+        lock.release().unwrap();
+        timed.join().unwrap();
+        blocking.join().unwrap();
+        assert!(!lock.locked());
+    });
+}
