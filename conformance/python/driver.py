@@ -12,7 +12,8 @@ snake case). Floats travel as the hexadecimal bits of the IEEE double, so NaN, t
 infinities, -0.0 and every rounding edge arrive exactly. RESULT is {"ok": VALUE} or
 {"err": [TYPE, MESSAGE]}; VALUE is null, a bool, an int, {"saved": [COUNT, OWNER]}
 (OWNER "main", "other" or "none", relative to the thread running the sequence), a
-string (a repr without its address, the owner's ident written "main" or "other"),
+string (a repr without its address, the owner's ident written "main" or "other"; or, for
+thread_fails / thread_exits, what sys.unraisablehook was given, or "no report"),
 {"fired": [TYPE, MESSAGE]} (what ran at the check after interrupt_main) or {"f64": HEX}.
 
 Every sequence gets fresh locks (two Locks, two RLocks) and ends with stack_size(0),
