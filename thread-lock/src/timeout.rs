@@ -103,7 +103,9 @@ pub(crate) fn parse(blocking: bool, timeout: f64) -> Result<Parsed, LockError> {
     // _PyTime_ROUND_TIMEOUT rounds away from zero. `as` truncates toward zero (exactly: d is in
     // range); a fractional part (only possible below 2^52, where the round trip is exact) moves
     // it one step away. No `ceil`/`floor`: without SSE4.1 they are libm calls.
-    let mut ns = d as i64;
+    // SAFETY: `d` is finite (NaN was refused, and ±inf fail the range check) and within
+    // [-2^63, 2^63), so its truncation is a valid i64.
+    let mut ns: i64 = unsafe { d.to_int_unchecked() };
     if ns as f64 != d {
         ns += if d > 0.0 { 1 } else { -1 };
     }
@@ -120,11 +122,11 @@ pub(crate) fn parse(blocking: bool, timeout: f64) -> Result<Parsed, LockError> {
         return Ok(Parsed::Forever);
     }
     // Microseconds, rounded up (ns >= 0 here).
-    let us = ns / 1000 + i64::from(ns % 1000 != 0);
-    if us > PY_TIMEOUT_MAX_US {
+    let us = (ns as u64).div_ceil(1000);
+    if us > PY_TIMEOUT_MAX_US as u64 {
         return Err(LockError::TimeoutTooLarge);
     }
-    Ok(Parsed::WithinUs(us as u64))
+    Ok(Parsed::WithinUs(us))
 }
 
 /// Nanoseconds of a duration, saturating (a wait of 584 years is a wait forever).

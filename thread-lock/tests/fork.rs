@@ -1,4 +1,5 @@
 //! Locks across `fork()` (FORK-2, FORK-3). Its own test binary: forking is process-wide.
+#![cfg(not(loom))] // the API tests run on the real build; loom_*.rs are the models
 
 use std::thread;
 use std::time::{Duration, Instant};

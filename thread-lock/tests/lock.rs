@@ -1,4 +1,5 @@
 //! `Lock` against SPEC.md's LOCK-* clauses (public API only).
+#![cfg(not(loom))] // the API tests run on the real build; loom_*.rs are the models
 
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -417,4 +418,92 @@ fn reinit_after_fork_unlocks_without_waking() {
     assert!(!lock.locked());
     assert!(lock.try_acquire());
     lock.release().unwrap();
+}
+
+/// One operation of the single-thread model below.
+#[derive(Debug, Clone)]
+enum Op {
+    Acquire(bool, f64),
+    TryAcquire,
+    AcquireFor(u64),
+    Release,
+    Locked,
+    Reinit,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    let timeout = prop_oneof![
+        Just(-1.0),
+        Just(0.0),
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(-0.9999999999),
+        -3.0f64..0.001,
+        proptest::num::f64::ANY,
+    ];
+    prop_oneof![
+        (any::<bool>(), timeout).prop_map(|(b, t)| Op::Acquire(b, t)),
+        Just(Op::TryAcquire),
+        (0u64..500).prop_map(Op::AcquireFor),
+        Just(Op::Release),
+        Just(Op::Locked),
+        Just(Op::Reinit),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+    /// Any sequence of operations on one thread behaves as a held/free flag: bad arguments
+    /// return their error and change nothing, releases of a free lock fail, nothing panics.
+    /// (Waits that would block forever are never generated: a held lock with timeout −1 is
+    /// skipped.)
+    /// proves, LOCK-9, LOCK-10, LOCK-7
+    #[test]
+    fn single_thread_model(ops in proptest::collection::vec(op(), 1..40)) {
+        let lock = Lock::new();
+        let mut held = false;
+        for op in ops {
+            match op {
+                Op::Acquire(blocking, timeout) => {
+                    let parsed = thread_lock::parse_timeout(blocking, timeout);
+                    let waits_long = match parsed {
+                        Ok(Timeout::Forever) => true,
+                        Ok(Timeout::Within(d)) => d > Duration::from_millis(1),
+                        _ => false,
+                    };
+                    if held && waits_long {
+                        continue;
+                    }
+                    match (lock.acquire(blocking, timeout), parsed) {
+                        (Err(e), Err(p)) => proptest::prop_assert_eq!(e, p),
+                        (Ok(got), Ok(_)) => {
+                            proptest::prop_assert_eq!(got, !held);
+                            held = true;
+                        }
+                        (r, p) => proptest::prop_assert!(false, "{r:?} vs {p:?}"),
+                    }
+                }
+                Op::TryAcquire => {
+                    proptest::prop_assert_eq!(lock.try_acquire(), !held);
+                    held = true;
+                }
+                Op::AcquireFor(us) => {
+                    proptest::prop_assert_eq!(lock.acquire_for(Duration::from_micros(us)), !held);
+                    held = true;
+                }
+                Op::Release => {
+                    proptest::prop_assert_eq!(lock.release().is_ok(), held);
+                    held = false;
+                }
+                Op::Locked => proptest::prop_assert_eq!(lock.locked(), held),
+                Op::Reinit => {
+                    // SAFETY: no other thread knows the lock.
+                    unsafe { lock.reinit_after_fork() };
+                    held = false;
+                }
+            }
+            proptest::prop_assert_eq!(lock.locked(), held);
+        }
+    }
 }

@@ -13,6 +13,7 @@
 //! * `test_weakref_exists` and `test_weakref_deleted` are not ported: Rust has no weak references
 //!   to plain values (N/A in SPEC.md). `test_acquire_destroy` becomes dropping a held lock.
 //! * `assertRaises(Type, ...)` checks `python_type()` of the returned error.
+#![cfg(not(loom))] // the API tests run on the real build; loom_*.rs are the models
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicUsize, Ordering};
