@@ -1,0 +1,488 @@
+//! The operation vocabulary shared by the differential runs, the sequential model and the
+//! proptest state machines: what to do ([`Op`]) and what came of it ([`Outcome`]).
+//!
+//! One vocabulary for three runners (our crates, CPython's `_thread` through
+//! `python/driver.py`, and [`crate::model`]) is what lets every runner's results be compared
+//! value for value, exception type for exception type, message for message.
+
+use crate::json::Json;
+
+/// Which lock of a sequence an operation uses: every sequence has [`LOCKS`] `Lock`s and as
+/// many `RLock`s, fresh.
+pub type LockIndex = usize;
+
+/// How many locks of each kind a sequence has.
+///
+/// ```
+/// assert_eq!(conformance::ops::LOCKS, 2);
+/// ```
+pub const LOCKS: usize = 2;
+
+/// One operation of a single-threaded sequence.
+///
+/// ```
+/// use conformance::ops::Op;
+/// let op = Op::LockAcquire { lock: 0, blocking: false, timeout: -0.9999999999 };
+/// assert_eq!(op.name(), "lock_acquire");
+/// assert!(op.to_json().to_string().contains("bfeffffffff24190"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// `Lock.acquire(blocking, timeout)` / `Lock::acquire`.
+    LockAcquire {
+        /// Which lock.
+        lock: LockIndex,
+        /// `blocking`.
+        blocking: bool,
+        /// `timeout`, seconds.
+        timeout: f64,
+    },
+    /// `Lock.release()`.
+    LockRelease {
+        /// Which lock.
+        lock: LockIndex,
+    },
+    /// `Lock.locked()`.
+    LockLocked {
+        /// Which lock.
+        lock: LockIndex,
+    },
+    /// `RLock.acquire(blocking, timeout)`.
+    RLockAcquire {
+        /// Which lock.
+        lock: LockIndex,
+        /// `blocking`.
+        blocking: bool,
+        /// `timeout`, seconds.
+        timeout: f64,
+    },
+    /// `repr(lock)` / `format!("{lock:?}")`, without CPython's ` at 0x…` address.
+    LockRepr {
+        /// Which lock.
+        lock: LockIndex,
+    },
+    /// `RLock.release()`.
+    RLockRelease {
+        /// Which lock.
+        lock: LockIndex,
+    },
+    /// `RLock._is_owned()` / `RLock::is_owned`.
+    RLockIsOwned {
+        /// Which lock.
+        lock: LockIndex,
+    },
+    /// `RLock._recursion_count()` / `RLock::recursion_count`.
+    RLockRecursionCount {
+        /// Which lock.
+        lock: LockIndex,
+    },
+    /// `repr(rlock)` / `format!("{rlock:?}")`, without the address, the owner's ident written
+    /// as `main` or `other` (see [`normalize_repr`]).
+    RLockRepr {
+        /// Which lock.
+        lock: LockIndex,
+    },
+    /// `RLock._release_save()` / `RLock::release_save`.
+    RLockReleaseSave {
+        /// Which lock.
+        lock: LockIndex,
+    },
+    /// `RLock._acquire_restore((count, get_ident()))`; generated only on a free RLock (it
+    /// blocks).
+    RLockAcquireRestore {
+        /// Which lock.
+        lock: LockIndex,
+        /// The count to restore.
+        count: usize,
+    },
+    /// `stack_size(size)` / `stack_size(Some(size))`.
+    StackSize {
+        /// The new setting.
+        size: usize,
+    },
+    /// `stack_size()` / `stack_size(None)` (X-STACK-1: CPython's call also resets).
+    StackSizeQuery,
+    /// `TIMEOUT_MAX`.
+    TimeoutMax,
+    /// `interrupt_main(signum)` followed by the main thread's next check.
+    InterruptMain {
+        /// The signal number.
+        signum: i32,
+    },
+    /// Starts a thread that does nothing (with the current stack size setting) and waits until
+    /// it has ended: `None`, or the spawn's error (SPAWN-4: a size the OS refuses).
+    StartThread,
+    /// Starts a thread (described as `task`) whose function fails with the message
+    /// `task failed` — Python: `raise ValueError`; Rust: `Err` or a panic — waits until it has
+    /// ended and reports what the unraisable hook was given: `exc_value`, `err_msg`, `object`
+    /// (the types and tracebacks are Rust's own and are not compared).
+    ThreadFails {
+        /// Rust only: fail by panicking instead of returning `Err`.
+        panic: bool,
+    },
+    /// Starts a thread whose function ends in `SystemExit` (`exit()`), waits until it has
+    /// ended, and reports whether the unraisable hook was called.
+    ThreadExits,
+    /// The inner operation, run on a short-lived helper thread and joined (never a blocking
+    /// one, never an RLock acquire).
+    OtherThread(Box<Op>),
+}
+
+impl Op {
+    /// The operation's name in the driver's protocol.
+    ///
+    /// ```
+    /// assert_eq!(conformance::ops::Op::TimeoutMax.name(), "timeout_max");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::LockAcquire { .. } => "lock_acquire",
+            Op::LockRelease { .. } => "lock_release",
+            Op::LockLocked { .. } => "lock_locked",
+            Op::LockRepr { .. } => "lock_repr",
+            Op::RLockAcquire { .. } => "rlock_acquire",
+            Op::RLockRelease { .. } => "rlock_release",
+            Op::RLockIsOwned { .. } => "rlock_is_owned",
+            Op::RLockRecursionCount { .. } => "rlock_recursion_count",
+            Op::RLockReleaseSave { .. } => "rlock_release_save",
+            Op::RLockRepr { .. } => "rlock_repr",
+            Op::RLockAcquireRestore { .. } => "rlock_acquire_restore",
+            Op::StackSize { .. } => "stack_size",
+            Op::StackSizeQuery => "stack_size_query",
+            Op::TimeoutMax => "timeout_max",
+            Op::InterruptMain { .. } => "interrupt_main",
+            Op::ThreadFails { .. } => "thread_fails",
+            Op::ThreadExits => "thread_exits",
+            Op::StartThread => "start_thread",
+            Op::OtherThread(_) => "other_thread",
+        }
+    }
+
+    /// The operation as the driver reads it (floats as the hexadecimal bits of the double).
+    ///
+    /// ```
+    /// use conformance::ops::Op;
+    /// let json = Op::StackSize { size: 32768 }.to_json().to_string();
+    /// assert_eq!(json, r#"{"op":"stack_size","size":32768}"#);
+    /// ```
+    pub fn to_json(&self) -> Json {
+        let name = ("op", Json::Str(self.name().to_owned()));
+        let lock = |lock: &LockIndex| ("lock", Json::Int(*lock as i128));
+        match self {
+            Op::LockAcquire {
+                lock: index,
+                blocking,
+                timeout,
+            }
+            | Op::RLockAcquire {
+                lock: index,
+                blocking,
+                timeout,
+            } => Json::object([
+                name,
+                lock(index),
+                ("blocking", Json::Bool(*blocking)),
+                ("timeout", Json::Str(format!("{:016x}", timeout.to_bits()))),
+            ]),
+            Op::LockRelease { lock: index }
+            | Op::LockLocked { lock: index }
+            | Op::RLockRelease { lock: index }
+            | Op::RLockIsOwned { lock: index }
+            | Op::RLockRecursionCount { lock: index }
+            | Op::RLockReleaseSave { lock: index }
+            | Op::LockRepr { lock: index }
+            | Op::RLockRepr { lock: index } => Json::object([name, lock(index)]),
+            Op::RLockAcquireRestore { lock: index, count } => {
+                Json::object([name, lock(index), ("count", Json::Int(*count as i128))])
+            }
+            Op::StackSize { size } => Json::object([name, ("size", Json::Int(*size as i128))]),
+            Op::StackSizeQuery | Op::TimeoutMax | Op::ThreadExits | Op::StartThread => {
+                Json::object([name])
+            }
+            Op::ThreadFails { panic } => Json::object([name, ("panic", Json::Bool(*panic))]),
+            Op::InterruptMain { signum } => {
+                Json::object([name, ("signum", Json::Int(i128::from(*signum)))])
+            }
+            Op::OtherThread(inner) => Json::object([name, ("inner", inner.to_json())]),
+        }
+    }
+
+    /// Whether a helper thread may run this operation ([`Op::OtherThread`]): nothing that
+    /// blocks, and no RLock acquire (a helper that ends owning an RLock would block the
+    /// sequence's next acquire forever).
+    ///
+    /// ```
+    /// use conformance::ops::Op;
+    /// assert!(Op::LockRelease { lock: 0 }.fits_other_thread());
+    /// assert!(!Op::RLockAcquire { lock: 0, blocking: false, timeout: -1.0 }.fits_other_thread());
+    /// ```
+    pub fn fits_other_thread(&self) -> bool {
+        match self {
+            Op::LockAcquire { blocking, .. } => !blocking,
+            Op::LockRelease { .. }
+            | Op::LockLocked { .. }
+            | Op::RLockRelease { .. }
+            | Op::RLockIsOwned { .. }
+            | Op::RLockRecursionCount { .. }
+            | Op::RLockReleaseSave { .. }
+            | Op::LockRepr { .. }
+            | Op::RLockRepr { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// Who owns an RLock, relative to the thread that runs the sequence.
+///
+/// ```
+/// use conformance::ops::Owner;
+/// assert_eq!(Owner::from_label("main"), Some(Owner::Main));
+/// assert_eq!(Owner::Main.label(), "main");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The thread running the sequence.
+    Main,
+    /// Another thread (a helper of [`Op::OtherThread`]).
+    Other,
+    /// Nobody (ident 0).
+    Nobody,
+}
+
+impl Owner {
+    /// The driver's label: `main`, `other` or `none`.
+    ///
+    /// ```
+    /// assert_eq!(conformance::ops::Owner::Nobody.label(), "none");
+    /// ```
+    pub fn label(self) -> &'static str {
+        match self {
+            Owner::Main => "main",
+            Owner::Other => "other",
+            Owner::Nobody => "none",
+        }
+    }
+
+    /// The owner a label names.
+    ///
+    /// ```
+    /// assert_eq!(conformance::ops::Owner::from_label("x"), None);
+    /// ```
+    pub fn from_label(label: &str) -> Option<Owner> {
+        match label {
+            "main" => Some(Owner::Main),
+            "other" => Some(Owner::Other),
+            "none" => Some(Owner::Nobody),
+            _ => None,
+        }
+    }
+}
+
+/// What a successful operation returned.
+///
+/// ```
+/// use conformance::ops::Value;
+/// assert_eq!(Value::Bool(true).to_string(), "True");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// `None` (release, acquire_restore, an interrupt that ran nothing).
+    None,
+    /// A bool.
+    Bool(bool),
+    /// An integer (counts, stack sizes).
+    Int(i128),
+    /// `release_save`'s `(count, owner)`.
+    Saved {
+        /// The count.
+        count: usize,
+        /// The owner it had.
+        owner: Owner,
+    },
+    /// What the check after `interrupt_main` raised.
+    Fired {
+        /// The exception's type.
+        python_type: String,
+        /// Its message.
+        message: String,
+    },
+    /// A float, as its bits (compared exactly).
+    F64(u64),
+    /// A text (a normalised `repr`).
+    Str(String),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::None => f.write_str("None"),
+            Value::Bool(true) => f.write_str("True"),
+            Value::Bool(false) => f.write_str("False"),
+            Value::Int(value) => write!(f, "{value}"),
+            Value::Saved { count, owner } => write!(f, "({count}, {})", owner.label()),
+            Value::Fired {
+                python_type,
+                message,
+            } => write!(f, "then the check raised {python_type}: {message:?}"),
+            Value::F64(bits) => write!(f, "{:?}", f64::from_bits(*bits)),
+            Value::Str(text) => write!(f, "{text:?}"),
+        }
+    }
+}
+
+/// What came of an operation: a value, or an exception's type and message.
+///
+/// ```
+/// use conformance::ops::Outcome;
+/// let refused = Outcome::error("RuntimeError", "release unlocked lock");
+/// assert_eq!(refused.to_string(), "RuntimeError: release unlocked lock");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It returned this.
+    Ok(Value),
+    /// It raised (Python) or returned an error whose `python_type()` and `Display` are these.
+    Err {
+        /// The exception's type.
+        python_type: String,
+        /// Its message.
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// An error outcome.
+    ///
+    /// ```
+    /// use conformance::ops::Outcome;
+    /// assert!(matches!(Outcome::error("ValueError", "x"), Outcome::Err { .. }));
+    /// ```
+    pub fn error(python_type: &str, message: impl Into<String>) -> Outcome {
+        Outcome::Err {
+            python_type: python_type.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// Reads a driver result (`{"ok": VALUE}` or `{"err": [TYPE, MESSAGE]}`).
+    ///
+    /// ```
+    /// use conformance::{json::Json, ops::{Outcome, Value}};
+    /// let result = Json::parse(r#"{"ok": {"saved": [2, "main"]}}"#).unwrap();
+    /// assert_eq!(
+    ///     Outcome::from_json(&result),
+    ///     Ok(Outcome::Ok(Value::Saved { count: 2, owner: conformance::ops::Owner::Main }))
+    /// );
+    /// ```
+    pub fn from_json(json: &Json) -> Result<Outcome, String> {
+        let bad = || format!("unreadable result {json}");
+        if let Some(err) = json.get("err") {
+            return match err.as_array() {
+                Some([python_type, message]) => Ok(Outcome::error(
+                    python_type.as_str().ok_or_else(bad)?,
+                    message.as_str().ok_or_else(bad)?,
+                )),
+                _ => Err(bad()),
+            };
+        }
+        let ok = json.get("ok").ok_or_else(bad)?;
+        let value = match ok {
+            Json::Null => Value::None,
+            Json::Bool(value) => Value::Bool(*value),
+            Json::Int(value) => Value::Int(*value),
+            Json::Str(text) => Value::Str(text.clone()),
+            Json::Object(_) => {
+                if let Some([count, owner]) = ok.get("saved").and_then(Json::as_array) {
+                    Value::Saved {
+                        count: count
+                            .as_int()
+                            .and_then(|c| usize::try_from(c).ok())
+                            .ok_or_else(bad)?,
+                        owner: owner.as_str().and_then(Owner::from_label).ok_or_else(bad)?,
+                    }
+                } else if let Some([python_type, message]) =
+                    ok.get("fired").and_then(Json::as_array)
+                {
+                    Value::Fired {
+                        python_type: python_type.as_str().ok_or_else(bad)?.to_owned(),
+                        message: message.as_str().ok_or_else(bad)?.to_owned(),
+                    }
+                } else if let Some(bits) = ok.get("f64").and_then(Json::as_str) {
+                    Value::F64(u64::from_str_radix(bits, 16).map_err(|_| bad())?)
+                } else {
+                    return Err(bad());
+                }
+            }
+            _ => return Err(bad()),
+        };
+        Ok(Outcome::Ok(value))
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok(value) => write!(f, "{value}"),
+            Outcome::Err {
+                python_type,
+                message,
+            } => write!(f, "{python_type}: {message}"),
+        }
+    }
+}
+
+/// A lock's `repr` as the runners compare it: CPython's ` at 0x…` address dropped, and an
+/// RLock's `owner={ident}` written `owner=main` when `ident` is `main` (the sequence's thread),
+/// `owner=other` for any other non-zero ident (idents differ between processes).
+///
+/// ```
+/// use conformance::ops::normalize_repr;
+/// assert_eq!(
+///     normalize_repr("<locked _thread.RLock object owner=77 count=2 at 0x7f00>", 77),
+///     "<locked _thread.RLock object owner=main count=2>"
+/// );
+/// assert_eq!(normalize_repr("<unlocked _thread.lock object>", 77), "<unlocked _thread.lock object>");
+/// ```
+pub fn normalize_repr(repr: &str, main: u64) -> String {
+    let mut text = match repr.rfind(" at 0x") {
+        Some(at) if repr.ends_with('>') => format!("{}>", &repr[..at]),
+        _ => repr.to_owned(),
+    };
+    if let Some(start) = text.find("owner=") {
+        let digits_at = start + "owner=".len();
+        let end = text[digits_at..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(text.len(), |n| digits_at + n);
+        let label = match text[digits_at..end].parse::<u64>() {
+            Ok(0) => "0",
+            Ok(ident) if ident == main => "main",
+            Ok(_) => "other",
+            Err(_) => return text,
+        };
+        text.replace_range(digits_at..end, label);
+    }
+    text
+}
+
+/// The text the runners report for a thread's failure: what the unraisable hook was given
+/// (`None` fields as `None`), or `no report`.
+///
+/// ```
+/// use conformance::ops::unraisable_text;
+/// assert_eq!(
+///     unraisable_text(Some(("task failed", Some("Exception ignored in thread started by"), Some("<function task>")))),
+///     "exc_value='task failed' err_msg='Exception ignored in thread started by' object='<function task>'"
+/// );
+/// assert_eq!(unraisable_text(None), "no report");
+/// ```
+pub fn unraisable_text(report: Option<(&str, Option<&str>, Option<&str>)>) -> String {
+    let quoted = |text: Option<&str>| text.map_or("None".to_owned(), |t| format!("'{t}'"));
+    match report {
+        None => "no report".to_owned(),
+        Some((value, err_msg, object)) => format!(
+            "exc_value='{value}' err_msg={} object={}",
+            quoted(err_msg),
+            quoted(object)
+        ),
+    }
+}
