@@ -205,7 +205,7 @@ impl Drop for Record {
 }
 
 #[cfg(all(test, loom))]
-mod tests {
+mod loom_models {
     use super::*;
     use loom::sync::Arc;
 

@@ -199,3 +199,30 @@ fn every_crate_takes_the_workspace_lints() {
         );
     }
 }
+
+/// The clause report knows a test's target by the name of its binary, which cargo takes from the
+/// file name: two crates with a `tests/fork.rs` would mix their results.
+#[test]
+fn integration_test_names_are_unique_across_the_workspace() {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut clashes = Vec::new();
+    for member in members() {
+        let Ok(entries) = fs::read_dir(root().join(&member).join("tests")) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            let name = if path.is_dir() {
+                path.file_name().map(|n| n.to_string_lossy().into_owned())
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                path.file_stem().map(|n| n.to_string_lossy().into_owned())
+            } else {
+                None
+            };
+            let Some(name) = name else { continue };
+            if let Some(other) = seen.insert(name.clone(), member.clone()) {
+                clashes.push(format!("tests/{name} in {other} and {member}"));
+            }
+        }
+    }
+    assert!(clashes.is_empty(), "test targets named twice: {clashes:#?}");
+}

@@ -1,7 +1,7 @@
 //! Loom models of `Lock` on the raw lock, parking lot and parker shim (one behaviour each),
 //! with the fairness rule never due (handoffs are modelled in `loom_handoff.rs`).
 //!
-//! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p thread-lock --release
+//! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p conformance --release
 //! --target-dir target/loom --test 'loom_*'`.
 #![cfg(loom)]
 
