@@ -7,7 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::json::Json;
+use serde_json::{Value, json};
+
 use crate::ops::{Op, Outcome};
 use crate::python::{self, Python};
 
@@ -116,21 +117,11 @@ impl Interpreter {
             .spawn()
             .map_err(|e| format!("{}: {e}", self.program().display()))?;
         let mut input = String::new();
-        let header = Json::object([(
-            "compensate",
-            Json::Array(
-                compensate
-                    .iter()
-                    .map(|c| Json::Str((*c).to_owned()))
-                    .collect(),
-            ),
-        )]);
+        let header = json!({ "compensate": compensate });
         input.push_str(&format!("{header}\n"));
         for (index, ops) in sequences.iter().enumerate() {
-            let line = Json::object([
-                ("seq", Json::Int(index as i128)),
-                ("ops", Json::Array(ops.iter().map(Op::to_json).collect())),
-            ]);
+            let ops: Vec<Value> = ops.iter().map(Op::to_json).collect();
+            let line = json!({ "seq": index, "ops": ops });
             input.push_str(&format!("{line}\n"));
         }
         let mut stdin = child.stdin.take().ok_or("no stdin")?;
@@ -145,14 +136,15 @@ impl Interpreter {
         let mut results = Vec::with_capacity(sequences.len());
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| e.to_string())?;
-            let json = Json::parse(&line)?;
-            let seq = json.get("seq").and_then(Json::as_int);
-            if seq != Some(results.len() as i128) {
+            let json: Value =
+                serde_json::from_str(&line).map_err(|e| format!("JSON: {e} in {line}"))?;
+            let seq = json.get("seq").and_then(Value::as_u64);
+            if seq != Some(results.len() as u64) {
                 return Err(format!("driver answered out of order: {line}"));
             }
             let outcomes = json
                 .get("results")
-                .and_then(Json::as_array)
+                .and_then(Value::as_array)
                 .ok_or_else(|| format!("no results in {line}"))?
                 .iter()
                 .map(Outcome::from_json)

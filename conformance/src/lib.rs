@@ -8,7 +8,6 @@
 //! * [`strategy`]: proptest strategies for operations, with every invalid-argument class.
 //! * [`differential`]: the differential runs against CPython, and [`differences`], the one
 //!   table of known differences keyed by clause and interpreter version.
-//! * [`json`]: the little JSON the driver's line protocol needs.
 //!
 //! The tests live in `tests/`:
 //!
@@ -62,7 +61,6 @@
 pub mod cpython;
 pub mod differences;
 pub mod differential;
-pub mod json;
 pub mod model;
 pub mod ops;
 pub mod ours;

@@ -5,7 +5,8 @@
 //! `python/driver.py`, and [`crate::model`]) is what lets every runner's results be compared
 //! value for value, exception type for exception type, message for message.
 
-use crate::json::Json;
+// `Json`, because `Value` here is what an operation returned.
+use serde_json::{Value as Json, json};
 
 /// Which lock of a sequence an operation uses: every sequence has [`LOCKS`] `Lock`s and as
 /// many `RLock`s, fresh.
@@ -166,44 +167,43 @@ impl Op {
     /// assert_eq!(json, r#"{"op":"stack_size","size":32768}"#);
     /// ```
     pub fn to_json(&self) -> Json {
-        let name = ("op", Json::Str(self.name().to_owned()));
-        let lock = |lock: &LockIndex| ("lock", Json::Int(*lock as i128));
+        let op = self.name();
         match self {
             Op::LockAcquire {
-                lock: index,
+                lock,
                 blocking,
                 timeout,
             }
             | Op::RLockAcquire {
-                lock: index,
+                lock,
                 blocking,
                 timeout,
-            } => Json::object([
-                name,
-                lock(index),
-                ("blocking", Json::Bool(*blocking)),
-                ("timeout", Json::Str(format!("{:016x}", timeout.to_bits()))),
-            ]),
-            Op::LockRelease { lock: index }
-            | Op::LockLocked { lock: index }
-            | Op::RLockRelease { lock: index }
-            | Op::RLockIsOwned { lock: index }
-            | Op::RLockRecursionCount { lock: index }
-            | Op::RLockReleaseSave { lock: index }
-            | Op::LockRepr { lock: index }
-            | Op::RLockRepr { lock: index } => Json::object([name, lock(index)]),
-            Op::RLockAcquireRestore { lock: index, count } => {
-                Json::object([name, lock(index), ("count", Json::Int(*count as i128))])
+            } => json!({
+                "op": op,
+                "lock": lock,
+                "blocking": blocking,
+                // The bits, not a JSON number: NaN, the infinities, -0.0 and every rounding
+                // edge must reach the driver exactly.
+                "timeout": format!("{:016x}", timeout.to_bits()),
+            }),
+            Op::LockRelease { lock }
+            | Op::LockLocked { lock }
+            | Op::RLockRelease { lock }
+            | Op::RLockIsOwned { lock }
+            | Op::RLockRecursionCount { lock }
+            | Op::RLockReleaseSave { lock }
+            | Op::LockRepr { lock }
+            | Op::RLockRepr { lock } => json!({ "op": op, "lock": lock }),
+            Op::RLockAcquireRestore { lock, count } => {
+                json!({ "op": op, "lock": lock, "count": count })
             }
-            Op::StackSize { size } => Json::object([name, ("size", Json::Int(*size as i128))]),
+            Op::StackSize { size } => json!({ "op": op, "size": size }),
             Op::StackSizeQuery | Op::TimeoutMax | Op::ThreadExits | Op::StartThread => {
-                Json::object([name])
+                json!({ "op": op })
             }
-            Op::ThreadFails { panic } => Json::object([name, ("panic", Json::Bool(*panic))]),
-            Op::InterruptMain { signum } => {
-                Json::object([name, ("signum", Json::Int(i128::from(*signum)))])
-            }
-            Op::OtherThread(inner) => Json::object([name, ("inner", inner.to_json())]),
+            Op::ThreadFails { panic } => json!({ "op": op, "panic": panic }),
+            Op::InterruptMain { signum } => json!({ "op": op, "signum": signum }),
+            Op::OtherThread(inner) => json!({ "op": op, "inner": inner.to_json() }),
         }
     }
 
@@ -367,8 +367,8 @@ impl Outcome {
     /// Reads a driver result (`{"ok": VALUE}` or `{"err": [TYPE, MESSAGE]}`).
     ///
     /// ```
-    /// use conformance::{json::Json, ops::{Outcome, Value}};
-    /// let result = Json::parse(r#"{"ok": {"saved": [2, "main"]}}"#).unwrap();
+    /// use conformance::ops::{Outcome, Value};
+    /// let result = serde_json::json!({"ok": {"saved": [2, "main"]}});
     /// assert_eq!(
     ///     Outcome::from_json(&result),
     ///     Ok(Outcome::Ok(Value::Saved { count: 2, owner: conformance::ops::Owner::Main }))
@@ -377,7 +377,7 @@ impl Outcome {
     pub fn from_json(json: &Json) -> Result<Outcome, String> {
         let bad = || format!("unreadable result {json}");
         if let Some(err) = json.get("err") {
-            return match err.as_array() {
+            return match err.as_array().map(Vec::as_slice) {
                 Some([python_type, message]) => Ok(Outcome::error(
                     python_type.as_str().ok_or_else(bad)?,
                     message.as_str().ok_or_else(bad)?,
@@ -389,19 +389,28 @@ impl Outcome {
         let value = match ok {
             Json::Null => Value::None,
             Json::Bool(value) => Value::Bool(*value),
-            Json::Int(value) => Value::Int(*value),
-            Json::Str(text) => Value::Str(text.clone()),
+            // Integers only: the protocol sends floats as their bits in a string.
+            Json::Number(number) => Value::Int(
+                number
+                    .as_i64()
+                    .map(i128::from)
+                    .or_else(|| number.as_u64().map(i128::from))
+                    .ok_or_else(bad)?,
+            ),
+            Json::String(text) => Value::Str(text.clone()),
             Json::Object(_) => {
-                if let Some([count, owner]) = ok.get("saved").and_then(Json::as_array) {
+                if let Some([count, owner]) =
+                    ok.get("saved").and_then(Json::as_array).map(Vec::as_slice)
+                {
                     Value::Saved {
                         count: count
-                            .as_int()
+                            .as_u64()
                             .and_then(|c| usize::try_from(c).ok())
                             .ok_or_else(bad)?,
                         owner: owner.as_str().and_then(Owner::from_label).ok_or_else(bad)?,
                     }
                 } else if let Some([python_type, message]) =
-                    ok.get("fired").and_then(Json::as_array)
+                    ok.get("fired").and_then(Json::as_array).map(Vec::as_slice)
                 {
                     Value::Fired {
                         python_type: python_type.as_str().ok_or_else(bad)?.to_owned(),
@@ -484,5 +493,55 @@ pub fn unraisable_text(report: Option<(&str, Option<&str>, Option<&str>)>) -> St
             quoted(err_msg),
             quoted(object)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Json, Op, Outcome, Value};
+
+    #[test]
+    fn round_trips_the_protocol_shapes() {
+        let text = r#"{"results":[{"ok":null},{"err":["ValueError","can't \"x\"\n"]},{"ok":{"saved":[1,"main"]}},{"ok":-9223372036854775808}],"seq":3}"#;
+        let value: Json = serde_json::from_str(text).unwrap();
+        assert_eq!(value.to_string(), text);
+        assert_eq!(
+            serde_json::from_str::<Json>(r#""\u00e9\ud83d\ude00""#)
+                .unwrap()
+                .as_str(),
+            Some("é😀")
+        );
+    }
+
+    #[test]
+    fn floats_travel_as_bits_never_as_numbers() {
+        let edges = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            f64::from_bits(1.0f64.to_bits() - 1),
+            f64::from_bits(1.0f64.to_bits() + 1),
+        ];
+        for timeout in edges {
+            let op = Op::LockAcquire {
+                lock: 1,
+                blocking: true,
+                timeout,
+            };
+            let sent: Json = serde_json::from_str(&op.to_json().to_string()).unwrap();
+            let bits = sent.get("timeout").and_then(Json::as_str).unwrap();
+            assert_eq!(u64::from_str_radix(bits, 16), Ok(timeout.to_bits()));
+            let back = serde_json::json!({ "ok": { "f64": bits } });
+            assert_eq!(
+                Outcome::from_json(&back),
+                Ok(Outcome::Ok(Value::F64(timeout.to_bits())))
+            );
+        }
+        assert!(Outcome::from_json(&serde_json::json!({ "ok": 1.5 })).is_err());
+        assert_eq!(
+            Outcome::from_json(&serde_json::json!({ "ok": u64::MAX })),
+            Ok(Outcome::Ok(Value::Int(i128::from(u64::MAX))))
+        );
     }
 }
