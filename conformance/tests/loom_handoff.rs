@@ -6,21 +6,15 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    thread_lock::__loom::set_handoff(true);
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(f);
-}
+mod loom_support;
+use loom_support::{bump, model_with, read};
 
 /// A release hands the lock to the parked waiter, which returns owning it without a CAS of its
 /// own; exclusion and progress hold.
 /// proves: LOCK-15, R-4
 #[test]
 fn handoff() {
-    model(|| {
+    model_with(true, || {
         let lock = Arc::new(thread_lock::Lock::new());
         let data = Arc::new(UnsafeCell::new(0u32));
         lock.acquire_blocking();
@@ -28,26 +22,14 @@ fn handoff() {
             let (lock, data) = (lock.clone(), data.clone());
             thread::spawn(move || {
                 lock.acquire_blocking();
-                data.with_mut(|p| {
-                    // SAFETY: the lock is held, so no other thread touches the cell (loom checks).
-                    unsafe { *p += 1 }
-                });
+                bump(&data);
                 lock.release().unwrap();
             })
         };
-        data.with_mut(|p| {
-            // SAFETY: the lock is held, so no other thread touches the cell (loom checks).
-            unsafe { *p += 1 }
-        });
+        bump(&data);
         lock.release().unwrap();
         waiter.join().unwrap();
-        assert_eq!(
-            data.with(|p| {
-                // SAFETY: every writer has been joined.
-                unsafe { *p }
-            }),
-            2
-        );
+        assert_eq!(read(&data), 2);
         assert!(!lock.locked());
     });
 }
@@ -57,7 +39,7 @@ fn handoff() {
 /// proves: LOCK-15, R-4
 #[test]
 fn handoff_two_waiters() {
-    model(|| {
+    model_with(true, || {
         let lock = Arc::new(thread_lock::Lock::new());
         let data = Arc::new(UnsafeCell::new(0u32));
         lock.acquire_blocking();
@@ -66,10 +48,7 @@ fn handoff_two_waiters() {
                 let (lock, data) = (lock.clone(), data.clone());
                 thread::spawn(move || {
                     lock.acquire_blocking();
-                    data.with_mut(|p| {
-                        // SAFETY: the lock is held, so no other thread touches the cell (loom checks).
-                        unsafe { *p += 1 }
-                    });
+                    bump(&data);
                     lock.release().unwrap();
                 })
             })
@@ -78,13 +57,7 @@ fn handoff_two_waiters() {
         for w in waiters {
             w.join().unwrap();
         }
-        assert_eq!(
-            data.with(|p| {
-                // SAFETY: every writer has been joined.
-                unsafe { *p }
-            }),
-            2
-        );
+        assert_eq!(read(&data), 2);
         assert!(!lock.locked());
     });
 }

@@ -11,13 +11,8 @@ use loom::thread;
 use std::time::Duration;
 use thread_lock::Lock;
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(f);
-}
+mod loom_support;
+use loom_support::{bump, model, read};
 
 /// Two threads increment a plain cell under the lock; loom reports any overlapping access.
 /// proves: LOCK-8, R-4
@@ -31,10 +26,7 @@ fn mutual_exclusion() {
                 let (lock, data) = (lock.clone(), data.clone());
                 thread::spawn(move || {
                     lock.acquire_blocking();
-                    data.with_mut(|p| {
-                        // SAFETY: the lock is held, so no other thread touches the cell (loom checks).
-                        unsafe { *p += 1 }
-                    });
+                    bump(&data);
                     lock.release().unwrap();
                 })
             })
@@ -42,13 +34,7 @@ fn mutual_exclusion() {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(
-            data.with(|p| {
-                // SAFETY: every writer has been joined.
-                unsafe { *p }
-            }),
-            2
-        );
+        assert_eq!(read(&data), 2);
         assert!(!lock.locked());
     });
 }

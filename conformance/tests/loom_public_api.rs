@@ -4,9 +4,9 @@
 //! its parker is a loom shim there, and the fairness rule's clock is replaced by
 //! `thread_lock::__loom::set_handoff`, so each model runs with and without handoff).
 //!
-//! Small models, one behaviour each, at most three threads. They complement thread-lock's own
-//! models (`thread-lock/tests/loom_*.rs`: exclusion, racing releases, lost wake-ups, timeout
-//! against release, handoff, RLock ownership) with what those leave out: a try racing a
+//! Small models, one behaviour each, at most three threads. They complement the models beside
+//! them (`loom_lock.rs`, `loom_handoff.rs`, `loom_rlock.rs`: exclusion, racing releases, lost
+//! wake-ups, timeout against release, handoff, RLock ownership) with what those leave out: a try racing a
 //! release, the guard moved to and dropped on another thread, and `release_save` /
 //! `acquire_restore` against a contending thread — each under both fairness outcomes.
 
@@ -17,20 +17,8 @@ use loom::sync::Arc;
 use loom::thread;
 use thread_lock::{Lock, RLock};
 
-/// The fairness switch is process-wide: one model at a time.
-static SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Runs `model` under loom twice: releases never hand over, then always hand over (LOCK-15's
-/// two outcomes).
-fn both_fairness_outcomes(model: impl Fn() + Sync + Send + 'static) {
-    let _one = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-    let model = std::sync::Arc::new(model);
-    for handoff in [false, true] {
-        thread_lock::__loom::set_handoff(handoff);
-        let model = std::sync::Arc::clone(&model);
-        loom::model(move || model());
-    }
-}
+mod loom_support;
+use loom_support::{both_fairness_outcomes, bump, read};
 
 /// proves: LOCK-7, LOCK-10
 #[test]
@@ -102,7 +90,7 @@ fn acquire_restore_waits_for_a_contending_owner() {
             thread::spawn(move || {
                 assert_eq!(rlock.acquire(true, -1.0), Ok(true));
                 // SAFETY: the RLock excludes the other writer; loom checks it does.
-                counter.with_mut(|c| unsafe { *c += 1 });
+                bump(&counter);
                 rlock.release().unwrap();
             })
         };
@@ -112,12 +100,12 @@ fn acquire_restore_waits_for_a_contending_owner() {
         assert!(rlock.is_owned());
         assert_eq!(rlock.recursion_count(), 2);
         // SAFETY: as above.
-        counter.with_mut(|c| unsafe { *c += 1 });
+        bump(&counter);
         rlock.release().unwrap();
         rlock.release().unwrap();
         other.join().unwrap();
         // SAFETY: every writer has been joined.
-        assert_eq!(counter.with(|c| unsafe { *c }), 2);
+        assert_eq!(read(&counter), 2);
         assert!(!rlock.locked());
     });
 }

@@ -6,13 +6,8 @@ use loom::sync::Arc;
 use loom::thread;
 use thread_lock::{LockError, RLock};
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(f);
-}
+mod loom_support;
+use loom_support::{bump, model, read};
 
 /// Two threads each take the RLock twice and release it twice; counts and ownership are per
 /// thread, and the protected cell is never accessed concurrently.
@@ -29,10 +24,7 @@ fn rlock_ownership_and_count() {
                 assert_eq!(rlock.acquire(false, -1.0), Ok(true));
                 assert_eq!(rlock.recursion_count(), 2);
                 assert!(rlock.is_owned());
-                data.with_mut(|p| {
-                    // SAFETY: the lock is held, so no other thread touches the cell (loom checks).
-                    unsafe { *p += 1 }
-                });
+                bump(&data);
                 rlock.release().unwrap();
                 rlock.release().unwrap();
                 assert!(!rlock.is_owned());
@@ -41,20 +33,11 @@ fn rlock_ownership_and_count() {
         assert_eq!(rlock.acquire(true, -1.0), Ok(true));
         assert_eq!(rlock.acquire(true, -1.0), Ok(true));
         assert_eq!(rlock.recursion_count(), 2);
-        data.with_mut(|p| {
-            // SAFETY: the lock is held, so no other thread touches the cell (loom checks).
-            unsafe { *p += 1 }
-        });
+        bump(&data);
         rlock.release().unwrap();
         rlock.release().unwrap();
         other.join().unwrap();
-        assert_eq!(
-            data.with(|p| {
-                // SAFETY: every writer has been joined.
-                unsafe { *p }
-            }),
-            2
-        );
+        assert_eq!(read(&data), 2);
         assert!(!rlock.locked());
     });
 }

@@ -71,7 +71,7 @@ pub use lock::{Lock, LockGuard};
 pub use rlock::{RLock, RLockGuard, RLockState};
 pub use timeout::{TIMEOUT_MAX, Timeout, parse_timeout};
 
-/// Hooks for the loom models (`tests/loom_*.rs`); only under `cfg(loom)`.
+/// Hooks for the loom models (`conformance/tests/loom_*.rs`); only under `cfg(loom)`.
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
