@@ -68,3 +68,8 @@ pub mod strategy;
 
 #[path = "../../xtask/src/python.rs"]
 mod python;
+
+/// The README's example, compiled and run as a doc test so that it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;
