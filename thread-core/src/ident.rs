@@ -194,6 +194,7 @@ extern "C" fn after_fork_in_child() {
     // Relaxed: the child has one thread; there is no one to synchronise with.
     MAIN.store(me, Ordering::Relaxed);
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    crate::signals::after_fork_in_child();
 }
 
 /// The number of forks this process descends from; handles compare it with the one they were

@@ -31,8 +31,9 @@
 //! registration. A notifier never waits, so a signal handler that interrupts the spinning thread
 //! itself finishes and the spin ends.
 //!
-//! Only the main thread registers; [`watch`] on another thread returns an inactive guard. Nested
-//! watches on the main thread (a check that itself waits) restore the outer registration on drop.
+//! Only the main thread registers; [`watch`] on another thread returns an inactive guard. There
+//! is one registration at a time: a wait's check runs after its guard is gone, so a check that
+//! itself waits registers afresh.
 
 use std::marker::PhantomData;
 use std::ptr;
@@ -139,69 +140,112 @@ pub(crate) fn wake_main() {
 /// The registration of a futex word for the duration of a main-thread wait; see [`watch`].
 ///
 /// Neither `Send` nor `Sync`: it is dropped on the main thread that made it.
-///
-/// ```
-/// use std::sync::atomic::AtomicU32;
-/// let word = AtomicU32::new(0);
-/// {
-///     let _guard = thread_core::signals::watch(&word, 1);
-///     // ... check `pending()`, then sleep on `word` ...
-/// } // unregistered here; `word` may go
-/// ```
 #[derive(Debug)]
 #[must_use = "the word is watched only while the guard lives"]
 pub struct WatchGuard<'a> {
-    /// The registration this one replaced, restored on drop; `None` for an inactive guard.
-    previous: Option<(*mut AtomicU32, u32)>,
+    /// The registered word; null for an inactive guard (made off the main thread).
+    word: *mut AtomicU32,
     _word: PhantomData<&'a AtomicU32>,
+}
+
+impl WatchGuard<'_> {
+    /// Whether the guard registered its word: made on the main thread. A waiter checks
+    /// [`pending`] only under an active guard; off the main thread nothing would consume it.
+    ///
+    /// ```
+    /// use std::sync::atomic::AtomicU32;
+    /// let active = std::thread::spawn(|| {
+    ///     let word = AtomicU32::new(0);
+    ///     // SAFETY: the guard is dropped at the end of this closure, before `word`.
+    ///     let guard = unsafe { thread_core::signals::watch(&word, 1) };
+    ///     guard.is_active()
+    /// });
+    /// // A thread it spawns is never the main thread.
+    /// assert!(!active.join().unwrap());
+    /// ```
+    pub fn is_active(&self) -> bool {
+        !self.word.is_null()
+    }
 }
 
 /// Registers `word`, the futex word the calling main thread is about to sleep on, until the
 /// guard drops: [`notify`] and [`interrupt_main`](crate::interrupt_main) then
 /// `fetch_or(wake_bit, Release)` it and `FUTEX_WAKE` its sleepers. Register, then check
 /// [`pending`], then sleep: no notify is missed (see the module docs). On a thread other than the
-/// main one the guard is inactive.
+/// main one the guard is inactive. One registration at a time: a second `watch` replaces the
+/// first, and either guard's drop leaves no word registered.
+///
+/// # Safety
+///
+/// The guard must be dropped, not leaked (`mem::forget`), before `word` is freed: a notifier on
+/// any thread, or in a signal handler, writes to the registered word until the guard's drop
+/// unregisters it.
 ///
 /// ```
 /// use std::sync::atomic::AtomicU32;
 /// let word = AtomicU32::new(0);
-/// let guard = thread_core::signals::watch(&word, 0b10);
-/// drop(guard);
+/// {
+///     // SAFETY: the guard is dropped at the end of this block, before `word`.
+///     let _guard = unsafe { thread_core::signals::watch(&word, 0b10) };
+///     // ... check `pending()`, then sleep on `word` ...
+/// } // unregistered here; `word` may go
 /// ```
-pub fn watch(word: &AtomicU32, wake_bit: u32) -> WatchGuard<'_> {
+pub unsafe fn watch(word: &AtomicU32, wake_bit: u32) -> WatchGuard<'_> {
     if !is_main_thread() {
         return WatchGuard {
-            previous: None,
+            word: ptr::null_mut(),
             _word: PhantomData,
         };
     }
-    let previous = swap_registration(ptr::from_ref(word).cast_mut(), wake_bit);
+    let word = ptr::from_ref(word).cast_mut();
+    // SeqCst: see the module docs.
+    WORD.store(ptr::null_mut(), Ordering::SeqCst);
+    drain_notifiers();
+    // Relaxed: published by the SeqCst store of `WORD` below, while `WORD` is null and no
+    // notifier is counted.
+    WAKE_BIT.store(wake_bit, Ordering::Relaxed);
+    WORD.store(word, Ordering::SeqCst);
     WatchGuard {
-        previous: Some(previous),
+        word,
         _word: PhantomData,
     }
 }
 
-/// Installs a registration and returns the one it replaced; waits out notifiers of the old one.
-fn swap_registration(word: *mut AtomicU32, wake_bit: u32) -> (*mut AtomicU32, u32) {
-    // SeqCst: see the module docs.
-    let old_word = WORD.swap(ptr::null_mut(), Ordering::SeqCst);
-    // Relaxed: only this (the main) thread writes `WAKE_BIT`.
-    let old_bit = WAKE_BIT.load(Ordering::Relaxed);
-    // SeqCst: after the clear, a notifier not yet counted reads null.
+/// Waits until no notifier that may have read an earlier registration is still using it.
+fn drain_notifiers() {
+    // SeqCst: after the registration was cleared, a notifier not yet counted reads null.
     while USERS.load(Ordering::SeqCst) != 0 {
         crate::loom::spin_hint();
     }
-    // Relaxed: published by the SeqCst store of `WORD` below.
-    WAKE_BIT.store(wake_bit, Ordering::Relaxed);
-    WORD.store(word, Ordering::SeqCst);
-    (old_word, old_bit)
 }
 
 impl Drop for WatchGuard<'_> {
     fn drop(&mut self) {
-        if let Some((word, bit)) = self.previous {
-            swap_registration(word, bit);
+        if self.word.is_null() {
+            return;
+        }
+        // Unregister only our own word: if another registration replaced it (a second `watch`,
+        // or a new main thread's), that registration already drained the notifiers of ours.
+        // SeqCst: see the module docs.
+        let ours = WORD
+            .compare_exchange(
+                self.word,
+                ptr::null_mut(),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok();
+        if ours {
+            drain_notifiers();
         }
     }
+}
+
+/// The child side of `fork`: only the forking thread exists. A notifier that was counted in
+/// `USERS` at the fork will never leave, and the registered word belonged to a wait that does
+/// not exist in the child.
+pub(crate) fn after_fork_in_child() {
+    // Relaxed: the child has one thread; there is no one to synchronise with.
+    WORD.store(ptr::null_mut(), Ordering::Relaxed);
+    USERS.store(0, Ordering::Relaxed);
 }

@@ -269,7 +269,9 @@ fn sleep_until_woken(wake: fn()) {
     let word = AtomicU32::new(0);
     let notifier = std::thread::spawn(wake);
     {
-        let _guard = signals::watch(&word, 0b100);
+        // SAFETY: the guard is dropped at the end of this block, before `word`.
+        let _guard = unsafe { signals::watch(&word, 0b100) };
+        assert!(_guard.is_active());
         // The documented protocol: register, check pending(), then sleep.
         while !signals::pending() {
             // A generous safety net; the wake-up does not depend on it.
@@ -294,13 +296,16 @@ fn watch_wakes_the_main_thread_for_notify_and_interrupt_main() {
     );
     // After the guard dropped, the word is no longer touched.
     let word = AtomicU32::new(0);
-    drop(signals::watch(&word, 1));
+    // SAFETY: dropped at once, before `word`.
+    drop(unsafe { signals::watch(&word, 1) });
     signals::notify();
     assert_eq!(word.load(Ordering::SeqCst), 0);
     // A watch off the main thread registers nothing.
     std::thread::spawn(|| {
         let word = AtomicU32::new(0);
-        let _guard = signals::watch(&word, 1);
+        // SAFETY: the guard is dropped at the end of this closure, before `word`.
+        let guard = unsafe { signals::watch(&word, 1) };
+        assert!(!guard.is_active());
         signals::notify();
         assert_eq!(word.load(Ordering::SeqCst), 0);
     })
@@ -311,20 +316,26 @@ fn watch_wakes_the_main_thread_for_notify_and_interrupt_main() {
 }
 
 /// proves: INTR-2
-fn nested_watches_restore_the_outer_registration() {
+fn a_second_watch_replaces_the_first_and_either_drop_unregisters() {
     let outer = AtomicU32::new(0);
     let inner = AtomicU32::new(0);
-    let g1 = signals::watch(&outer, 1);
+    // SAFETY: both guards are dropped below, before the words (declared first, dropped last).
+    let g1 = unsafe { signals::watch(&outer, 1) };
     {
-        let _g2 = signals::watch(&inner, 2);
+        // SAFETY: as above.
+        let _g2 = unsafe { signals::watch(&inner, 2) };
         signals::notify();
         assert_eq!(
             (outer.load(Ordering::SeqCst), inner.load(Ordering::SeqCst)),
             (0, 2)
         );
     }
+    // The inner drop left nothing registered; the outer guard's drop has nothing to undo.
     signals::notify();
-    assert_eq!(outer.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        (outer.load(Ordering::SeqCst), inner.load(Ordering::SeqCst)),
+        (0, 2)
+    );
     drop(g1);
     signals::run_pending().unwrap();
 }
@@ -392,8 +403,8 @@ fn main() -> ExitCode {
             watch_wakes_the_main_thread_for_notify_and_interrupt_main,
         ),
         (
-            "nested_watches_restore_the_outer_registration",
-            nested_watches_restore_the_outer_registration,
+            "a_second_watch_replaces_the_first_and_either_drop_unregisters",
+            a_second_watch_replaces_the_first_and_either_drop_unregisters,
         ),
         (
             "join_on_the_main_thread_is_not_interrupted_and_leaves_the_interrupt_pending",

@@ -128,8 +128,13 @@ impl Parker {
         // Register before looking at pending(): a notify either marked itself pending before our
         // look (we see it), or it reads our registration and sets NOTIFY in the word (the futex
         // compare sees it, or its FUTEX_WAKE wakes us).
-        let _watch = interruptible.then(|| signals::watch(&self.word, NOTIFY));
-        if interruptible && signals::pending() {
+        // SAFETY: the guard lives in this frame and is dropped before it returns; the word is
+        // this parker's, which outlives the call.
+        let watch = interruptible.then(|| unsafe { signals::watch(&self.word, NOTIFY) });
+        // Only a registered waiter looks: off the main thread (it changed since the caller
+        // looked) nothing would consume what is pending, and the wait would spin.
+        let watching = watch.as_ref().is_some_and(|w| w.is_active());
+        if watching && signals::pending() {
             return Wake::Interrupted;
         }
         loop {
@@ -138,14 +143,14 @@ impl Parker {
             if v & ARMED == 0 {
                 return Wake::Unparked;
             }
-            if interruptible && v & NOTIFY != 0 {
+            if watching && v & NOTIFY != 0 {
                 // Relaxed: the notify carries no data; pending() is what the caller checks next.
                 self.word.fetch_and(!NOTIFY, Relaxed);
                 return Wake::Interrupted;
             }
             match crate::futex::wait(&self.word, v, deadline) {
                 crate::futex::Waited::TimedOut => return Wake::TimedOut,
-                crate::futex::Waited::Interrupted if interruptible => {
+                crate::futex::Waited::Interrupted if watching => {
                     // The handler that interrupted us may have notified too: the caller's
                     // run_pending covers that notify, so it must not wake the next park again.
                     // Relaxed: as above.
