@@ -237,6 +237,21 @@ mod real {
         }
     }
 
+    /// The calling thread, to be signalled later by [`signal_once_parked`].
+    fn this_thread() -> usize {
+        // SAFETY: pthread_self has no preconditions.
+        unsafe { libc::pthread_self() as usize }
+    }
+
+    /// Waits until a thread is parked on `lock`, then sends `signum` to `target`, the main
+    /// thread that parked there (from [`this_thread`]).
+    fn signal_once_parked(lock: &Lock, target: usize, signum: libc::c_int) {
+        wait_parked(lock);
+        // SAFETY: `target` is the live main thread, blocked in an acquire of `lock`.
+        let rc = unsafe { libc::pthread_kill(target as libc::pthread_t, signum) };
+        assert_eq!(rc, 0);
+    }
+
     /// A real signal, delivered with `pthread_kill` to the main thread while it waits on a held lock
     /// with a long timeout: the handler's notify wakes the wait, the registered check runs; its
     /// error is returned without the lock, or (when it succeeds) the wait resumes to its deadline.
@@ -244,22 +259,13 @@ mod real {
     fn real_signal_interrupts_a_wait() {
         install(libc::SIGUSR2, on_sigusr2);
         signals::set_check(check);
-        // SAFETY: pthread_self has no preconditions.
-        let main = unsafe { libc::pthread_self() } as usize;
-        let kill = move || {
-            // SAFETY: `main` is the live main thread, blocked in the acquire below.
-            let rc = unsafe { libc::pthread_kill(main as libc::pthread_t, libc::SIGUSR2) };
-            assert_eq!(rc, 0);
-        };
+        let main = this_thread();
         let lock = Lock::new();
         lock.acquire_blocking();
 
         CHECK_MODE.store(1, Ordering::SeqCst);
         thread::scope(|s| {
-            s.spawn(|| {
-                wait_parked(&lock);
-                kill();
-            });
+            s.spawn(|| signal_once_parked(&lock, main, libc::SIGUSR2));
             let start = Instant::now();
             let err = lock.acquire(true, 30.0).unwrap_err();
             assert!(
@@ -276,10 +282,7 @@ mod real {
 
         CHECK_MODE.store(0, Ordering::SeqCst);
         thread::scope(|s| {
-            s.spawn(|| {
-                wait_parked(&lock);
-                kill();
-            });
+            s.spawn(|| signal_once_parked(&lock, main, libc::SIGUSR2));
             let start = Instant::now();
             assert_eq!(lock.acquire(true, 0.3), Ok(false));
             assert!(start.elapsed() >= Duration::from_millis(300));
@@ -293,17 +296,11 @@ mod real {
     /// proves: LOCK-13
     fn eintr_resumes_against_the_deadline() {
         install(libc::SIGURG, on_sigurg);
-        // SAFETY: pthread_self has no preconditions.
-        let main = unsafe { libc::pthread_self() } as usize;
+        let main = this_thread();
         let lock = Lock::new();
         lock.acquire_blocking();
         thread::scope(|s| {
-            s.spawn(|| {
-                wait_parked(&lock);
-                // SAFETY: `main` is the live main thread.
-                let rc = unsafe { libc::pthread_kill(main as libc::pthread_t, libc::SIGURG) };
-                assert_eq!(rc, 0);
-            });
+            s.spawn(|| signal_once_parked(&lock, main, libc::SIGURG));
             let start = Instant::now();
             assert_eq!(lock.acquire(true, 0.2), Ok(false));
             assert!(start.elapsed() >= Duration::from_millis(200));
@@ -325,17 +322,11 @@ mod real {
         signals::set_check(check);
         CHECK_MODE.store(1, Ordering::SeqCst);
         let calls_before = CHECK_CALLS.load(Ordering::SeqCst);
-        // SAFETY: pthread_self has no preconditions.
-        let main = unsafe { libc::pthread_self() } as usize;
+        let main = this_thread();
         let lock = Lock::new();
         lock.acquire_blocking();
         thread::scope(|s| {
-            s.spawn(|| {
-                wait_parked(&lock);
-                // SAFETY: `main` is the live main thread, blocked in the acquire below.
-                let rc = unsafe { libc::pthread_kill(main as libc::pthread_t, libc::SIGUSR1) };
-                assert_eq!(rc, 0);
-            });
+            s.spawn(|| signal_once_parked(&lock, main, libc::SIGUSR1));
             let start = Instant::now();
             let err = lock.acquire(true, 30.0).unwrap_err();
             assert!(start.elapsed() < CEILING, "woken by the signal");
