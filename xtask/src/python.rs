@@ -2,7 +2,7 @@
 //!
 //! 3.11 (always): `PYTHREAD_PYTHON` if set; else pyenv's 3.11.7 when pyenv is there; else
 //! `python3` on `PATH`. 3.13 (the target, where present): `PYTHREAD_PYTHON313`, else pyenv's
-//! 3.13.0. Every candidate is checked: it must run, report its version, and import
+//! 3.13.0; 3.12 likewise (`PYTHREAD_PYTHON312`, pyenv's 3.12.1). Every candidate is checked: it must run, report its version, and import
 //! `test.test_thread` (Debian's own `python3` has no `test` package and other messages).
 //!
 //! This file has no dependencies so that the conformance tests can include it with `#[path]`
@@ -122,12 +122,23 @@ pub(crate) fn find() -> Result<Python, NotFound> {
 
 /// The 3.13 interpreter (the target), when there is one.
 pub(crate) fn find_313() -> Option<Python> {
-    let candidate = env::var_os("PYTHREAD_PYTHON313")
+    find_minor("PYTHREAD_PYTHON313", "3.13.0", 13)
+}
+
+/// The 3.12 interpreter, when there is one.
+#[allow(dead_code)] // not every includer of this file compares against 3.12
+pub(crate) fn find_312() -> Option<Python> {
+    find_minor("PYTHREAD_PYTHON312", "3.12.1", 12)
+}
+
+/// `variable` if set, else pyenv's `version`; checked to be 3.`minor`.
+fn find_minor(variable: &str, version: &str, minor: u32) -> Option<Python> {
+    let candidate = env::var_os(variable)
         .map(PathBuf::from)
-        .or_else(|| pyenv_version("3.13.0"))?;
+        .or_else(|| pyenv_version(version))?;
     check(candidate)
         .ok()
-        .filter(|python| python.version.0 == 3 && python.version.1 == 13)
+        .filter(|python| python.version.0 == 3 && python.version.1 == minor)
 }
 
 /// Whether this run is under CI (`CI=true`), where a missing interpreter is a failure.
