@@ -60,13 +60,14 @@ impl Minor {
 }
 
 enum Verdict {
-    Passed(Report),
+    /// Passed, with lines worth printing under the test's line.
+    Passed(Report, Vec<String>),
     Failed(String),
 }
 
 fn verdict(result: Result<Report, String>) -> Verdict {
     match result {
-        Ok(report) if report.passed() => Verdict::Passed(report),
+        Ok(report) if report.passed() => Verdict::Passed(report, Vec::new()),
         Ok(report) => Verdict::Failed(format!(
             "{}\n{}",
             report.summary(),
@@ -105,6 +106,51 @@ fn threads(python: &Interpreter, seed: u64) -> Verdict {
         seed ^ 0x3d,
     ));
     verdict(differential::run(python, &sequences))
+}
+
+/// Every entry of the known-difference table, checked against the real interpreter: each
+/// entry's witness differs where the entry applies to this version and agrees elsewhere.
+fn known(python: &Interpreter, _seed: u64) -> Verdict {
+    let shown = match differential::witnesses(python) {
+        Ok(shown) => shown,
+        Err(why) => return Verdict::Failed(why),
+    };
+    let mut report = Report {
+        compared: shown.len(),
+        ..Report::default()
+    };
+    for witnessed in shown.iter().filter(|w| w.applies) {
+        *report.known.entry(witnessed.clause).or_default() += 1;
+    }
+    let wrong: Vec<String> = shown
+        .iter()
+        .filter(|w| !w.holds)
+        .map(ToString::to_string)
+        .collect();
+    if wrong.is_empty() {
+        Verdict::Passed(report, shown.iter().map(ToString::to_string).collect())
+    } else {
+        Verdict::Failed(format!(
+            "the table does not match python {}:\n{}",
+            python.version_string(),
+            wrong.join("\n")
+        ))
+    }
+}
+
+/// proves: LOCK-5, RLOCK-5, HOOK-2, X-STACK-1
+fn differential_known_python311(python: &Interpreter, seed: u64) -> Verdict {
+    known(python, seed)
+}
+
+/// proves: LOCK-5, RLOCK-5, HOOK-2, X-STACK-1
+fn differential_known_python312(python: &Interpreter, seed: u64) -> Verdict {
+    known(python, seed)
+}
+
+/// proves: LOCK-5, RLOCK-5, HOOK-2, X-STACK-1
+fn differential_known_python313(python: &Interpreter, seed: u64) -> Verdict {
+    known(python, seed)
 }
 
 /// proves: LOCK-4, LOCK-5, LOCK-6, LOCK-8, LOCK-9, LOCK-10, LOCK-12
@@ -189,7 +235,22 @@ fn main() -> ExitCode {
         }
         found.insert(minor, python);
     }
-    let tests: [Test; 9] = [
+    let tests: [Test; 12] = [
+        (
+            "differential_known_python311",
+            Minor::Py311,
+            differential_known_python311,
+        ),
+        (
+            "differential_known_python312",
+            Minor::Py312,
+            differential_known_python312,
+        ),
+        (
+            "differential_known_python313",
+            Minor::Py313,
+            differential_known_python313,
+        ),
         (
             "differential_locks_python311",
             Minor::Py311,
@@ -259,10 +320,15 @@ fn main() -> ExitCode {
         let verdict = test(python, seed);
         let took = started.elapsed().as_secs_f64();
         match verdict {
-            Verdict::Passed(report) => {
+            Verdict::Passed(report, lines) => {
                 println!("test {name} ... ok");
                 println!("    {} ({took:.1}s)", report.summary());
-                println!("    by operation: {}", report.breakdown());
+                if !report.by_op.is_empty() {
+                    println!("    by operation: {}", report.breakdown());
+                }
+                for line in lines {
+                    println!("    {line}");
+                }
                 let total = by_interpreter.entry(minor).or_default();
                 total.0 += report.compared;
                 total.1 += report.known.values().sum::<usize>();
@@ -285,6 +351,17 @@ fn main() -> ExitCode {
         println!(
             "  {} [{a}.{b}..={c}.{d}, {:?}]: {}",
             known.clause, known.then, known.why
+        );
+    }
+    for python in found.values().flatten() {
+        let list: Vec<String> = conformance::differences::for_version(python.version())
+            .iter()
+            .map(|known| format!("{} ({:?})", known.clause, known.then))
+            .collect();
+        println!(
+            "  python {}'s list: {}",
+            python.version_string(),
+            list.join(", ")
         );
     }
     for (name, why) in &failed {
