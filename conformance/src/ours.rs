@@ -374,16 +374,21 @@ impl Sequence {
                 )))
             }
             Op::HandleSetDone { handle } => {
-                let _entry = handles.get(handle).ok_or_else(|| missing(handle))?;
-                Err("PENDING-MERGE set_done".into())
+                let entry = handles.get(handle).ok_or_else(|| missing(handle))?;
+                entry.handle.set_done();
+                Ok(Outcome::Ok(Value::None))
             }
             Op::HandleForThread { of } => {
                 let ident = match of {
                     None => thread_core::get_ident(),
                     Some(of) => handles.get(of).ok_or_else(|| missing(of))?.ident,
                 };
-                let _ = ident;
-                Err("PENDING-MERGE for_thread".into())
+                handles.push(Entry {
+                    handle: ThreadHandle::for_thread(ident),
+                    ident,
+                    worker: None,
+                });
+                Ok(Outcome::Ok(Value::None))
             }
             _ => Err(format!("not a handle operation: {op:?}")),
         }

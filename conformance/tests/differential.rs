@@ -189,6 +189,18 @@ fn differential_interrupts_python313(python: &Interpreter, seed: u64) -> Verdict
     interrupts(python, seed)
 }
 
+/// [3.13] The handle surface: start, joins with Python's timeouts by the sequence's thread and
+/// by other threads (self-joins included), is_done, ident, set_done and for_thread handles.
+fn handles(python: &Interpreter, seed: u64) -> Verdict {
+    let sequences = differential::generate(strategy::handle_sequence(), 96, seed ^ 0x4c);
+    verdict(differential::run(python, &sequences))
+}
+
+/// proves: SPAWN-7, HANDLE-1, HANDLE-4
+fn differential_handles_python313(python: &Interpreter, seed: u64) -> Verdict {
+    handles(python, seed)
+}
+
 /// proves: HOOK-1, HOOK-2, EXIT-2, SPAWN-4, STACK-5
 fn differential_threads_python311(python: &Interpreter, seed: u64) -> Verdict {
     threads(python, seed)
@@ -235,7 +247,7 @@ fn main() -> ExitCode {
         }
         found.insert(minor, python);
     }
-    let tests: [Test; 12] = [
+    let tests: [Test; 13] = [
         (
             "differential_known_python311",
             Minor::Py311,
@@ -296,13 +308,28 @@ fn main() -> ExitCode {
             Minor::Py313,
             differential_threads_python313,
         ),
+        (
+            "differential_handles_python313",
+            Minor::Py313,
+            differential_handles_python313,
+        ),
     ];
+    // libtest's name filter: `cargo test --test differential -- handles` runs the tests whose
+    // names contain `handles` (flags such as `--nocapture` are accepted and ignored).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let tests: Vec<Test> = tests
+        .into_iter()
+        .filter(|(name, _, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f)))
+        .collect();
     println!("\nrunning {} tests", tests.len());
     let mut failed = Vec::new();
     let mut by_interpreter: std::collections::BTreeMap<Minor, (usize, usize)> =
         std::collections::BTreeMap::new();
     let mut ignored = 0;
-    for (name, minor, test) in tests {
+    for &(name, minor, test) in &tests {
         let python = match &found[&minor] {
             Ok(python) => python,
             Err(why) if strict && minor == Minor::Py311 => {
