@@ -353,6 +353,62 @@ pub fn handle_sequence() -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(handle_op(), 1..=14).prop_map(make_handles_runnable)
 }
 
+/// [3.13] HANDLE-4's case: a thread ends and is joined, the next one (which glibc usually
+/// gives the same `pthread_t`, so the same ident) joins the old handle (which must stay done,
+/// never "Cannot join current thread"), then itself and a `for_thread` handle of itself
+/// (which must both refuse), and is released and joined.
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// let mut runner = proptest::test_runner::TestRunner::deterministic();
+/// let ops = conformance::strategy::reuse_sequence().new_tree(&mut runner).unwrap().current();
+/// assert!(ops.len() >= 9);
+/// ```
+pub fn reuse_sequence() -> impl Strategy<Value = Vec<Op>> {
+    (
+        any::<bool>(),
+        join_timeout(),
+        join_timeout(),
+        join_timeout(),
+    )
+        .prop_map(|(first_gated, old, own, foreign)| {
+            make_handles_runnable(vec![
+                Op::HandleStart { gated: first_gated },
+                Op::HandleJoin {
+                    handle: 0,
+                    timeout: None,
+                    by: None,
+                },
+                Op::HandleStart { gated: true },
+                Op::HandleIsDone { handle: 0 },
+                Op::HandleJoin {
+                    handle: 0,
+                    timeout: old,
+                    by: Some(1),
+                },
+                Op::HandleJoin {
+                    handle: 1,
+                    timeout: own,
+                    by: Some(1),
+                },
+                Op::HandleIsDone { handle: 1 },
+                Op::HandleIdent { handle: 1 },
+                Op::HandleForThread { of: Some(1) },
+                Op::HandleJoin {
+                    handle: 2,
+                    timeout: foreign,
+                    by: Some(1),
+                },
+                Op::HandleJoin {
+                    handle: 1,
+                    timeout: None,
+                    by: None,
+                },
+                Op::HandleIsDone { handle: 0 },
+            ])
+        })
+}
+
 /// Where a started handle's thread is, as far as the sequence can know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Life {
@@ -582,7 +638,7 @@ pub fn make_runnable(ops: Vec<Op>) -> Vec<Op> {
 
 #[cfg(test)]
 mod tests {
-    use super::{make_runnable, sequence};
+    use super::{handle_sequence, make_runnable, reuse_sequence, sequence};
     use crate::model::{Model, may_wait_long};
     use crate::ops::{Op, Outcome};
     use proptest::prelude::*;
@@ -602,6 +658,61 @@ mod tests {
                     !matches!(&outcome, Outcome::Err { python_type, .. } if python_type == "Model"),
                     "{:?} blocks forever", op
                 );
+            }
+        }
+    }
+
+    proptest! {
+        /// Handle sequences only join by threads that still take commands, and only wait
+        /// without a timeout for a started thread that has been let go (or for a handle that is
+        /// done, or their own, which refuses at once).
+        #[test]
+        fn handle_sequences_never_wait_forever(ops in prop_oneof![handle_sequence(), reuse_sequence()]) {
+            // Per handle: Some(gated, released) for started ones, None for for_thread ones;
+            // the for_thread handle's owner; set_done.
+            let mut started: Vec<Option<(bool, bool)>> = Vec::new();
+            let mut of: Vec<Option<usize>> = Vec::new();
+            let mut done: Vec<bool> = Vec::new();
+            let takes_commands = |started: &Vec<Option<(bool, bool)>>, h: usize| {
+                matches!(started[h], Some((true, false)))
+            };
+            for op in &ops {
+                match *op {
+                    Op::HandleStart { gated } => {
+                        started.push(Some((gated, false)));
+                        of.push(None);
+                        done.push(false);
+                    }
+                    Op::HandleForThread { of: owner } => {
+                        if let Some(owner) = owner {
+                            prop_assert!(takes_commands(&started, owner), "{:?}", ops);
+                        }
+                        started.push(None);
+                        of.push(owner);
+                        done.push(false);
+                    }
+                    Op::HandleRelease { handle } => {
+                        prop_assert!(takes_commands(&started, handle), "{:?}", ops);
+                        started[handle] = Some((true, true));
+                    }
+                    Op::HandleSetDone { handle } => done[handle] = true,
+                    Op::HandleJoin { handle, timeout, by } => {
+                        if let Some(by) = by {
+                            prop_assert!(takes_commands(&started, by), "{:?}", ops);
+                        }
+                        let own = match started[handle] {
+                            Some(_) => by == Some(handle),
+                            None => of[handle] == by,
+                        };
+                        let forever = timeout.is_none_or(|t| t < 0.0);
+                        let let_go = matches!(started[handle], Some((false, _)) | Some((_, true)));
+                        prop_assert!(!forever || own || done[handle] || let_go, "{:?}", ops);
+                    }
+                    Op::HandleIsDone { handle } | Op::HandleIdent { handle } => {
+                        prop_assert!(handle < started.len());
+                    }
+                    ref other => prop_assert!(false, "not a handle operation: {:?}", other),
+                }
             }
         }
     }

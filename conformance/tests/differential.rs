@@ -190,9 +190,15 @@ fn differential_interrupts_python313(python: &Interpreter, seed: u64) -> Verdict
 }
 
 /// [3.13] The handle surface: start, joins with Python's timeouts by the sequence's thread and
-/// by other threads (self-joins included), is_done, ident, set_done and for_thread handles.
+/// by other threads (self-joins included), is_done, ident, set_done and for_thread handles;
+/// then HANDLE-4's reused idents.
 fn handles(python: &Interpreter, seed: u64) -> Verdict {
-    let sequences = differential::generate(strategy::handle_sequence(), 96, seed ^ 0x4c);
+    let mut sequences = differential::generate(strategy::handle_sequence(), 96, seed ^ 0x4c);
+    sequences.extend(differential::generate(
+        strategy::reuse_sequence(),
+        16,
+        seed ^ 0x5b,
+    ));
     verdict(differential::run(python, &sequences))
 }
 
