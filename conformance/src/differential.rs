@@ -1,6 +1,8 @@
-//! The differential run: generate single-threaded sequences with proptest, run them on our
-//! crates and, batched, on CPython's `_thread`, and compare every operation's value, exception
-//! type and message. Differences are explained by [`crate::differences`] or fail the run.
+//! The differential run: generate operation sequences with proptest, run them on our crates
+//! and, batched, on CPython's `_thread` (3.11, 3.12, 3.13; the [3.13] handle operations on 3.13
+//! only), and compare every operation's value, exception type and message. Differences are
+//! explained by [`crate::differences`] or fail the run; [`witnesses`] checks that table
+//! against each interpreter.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
