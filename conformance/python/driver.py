@@ -18,6 +18,13 @@ thread_fails / thread_exits, what sys.unraisablehook was given, or "no report"),
 
 Every sequence gets fresh locks (two Locks, two RLocks) and ends with stack_size(0),
 so no sequence leaks its setting into the next one.
+
+The handle operations (handle_*: 3.13's start_joinable_thread, _ThreadHandle and
+_make_thread_handle) work on the sequence's handles, numbered in the order they are made.
+A started thread is a Worker: it reads its own ident, then (gated) runs the joins the
+sequence sends it until it is released, runs a short while, and ends. handle_join answers
+the join's error or, from is_done() right after it, "done" or "running". Every sequence
+ends by releasing its threads and waiting for each one's last act.
 """
 
 import _thread
@@ -42,12 +49,91 @@ def failure(exc):
     return {"err": [type(exc).__name__, str(exc)]}
 
 
+# How long a handle's thread runs after its release (or, ungated, from its start).
+RUNS_FOR = 0.002
+
+
+def locked_lock():
+    lock = _thread.allocate_lock()
+    lock.acquire()
+    return lock
+
+
+def joined(handle, timeout):
+    """handle.join(timeout), answered as the runners compare it: "done" or "running"."""
+    if timeout is None:
+        handle.join()
+    else:
+        handle.join(timeout)
+    return "done" if handle.is_done() else "running"
+
+
+class Worker:
+    """The thread of a started handle, and the sequence's way to talk to it."""
+
+    def __init__(self, gated):
+        self.gated = gated
+        self.ident = None
+        self.started = locked_lock()
+        self.wake = locked_lock()
+        self.replied = locked_lock()
+        self.finished = locked_lock()
+        self.command = None
+        self.reply = None
+        self.ended = False
+
+    def body(self):
+        try:
+            self.ident = _thread.get_ident()
+            self.started.release()
+            while self.gated:
+                self.wake.acquire()
+                if self.command is None:
+                    break
+                handle, timeout = self.command
+                self.command = None
+                try:
+                    self.reply = {"ok": joined(handle, timeout)}
+                except Exception as exc:
+                    self.reply = failure(exc)
+                self.replied.release()
+            time.sleep(RUNS_FOR)
+        finally:
+            self.finished.release()
+
+    def join(self, handle, timeout):
+        self.command = (handle, timeout)
+        self.wake.release()
+        self.replied.acquire()
+        return self.reply
+
+    def end(self):
+        if self.gated and not self.ended:
+            self.ended = True
+            self.command = None
+            self.wake.release()
+
+
+class Entry:
+    """A handle of the sequence, with the ident its thread reads for itself."""
+
+    def __init__(self, handle, ident, worker):
+        self.handle = handle
+        self.ident = ident
+        self.worker = worker
+
+
+def join_timeout(bits):
+    return None if bits is None else f64_from_hex(bits)
+
+
 class Sequence:
     def __init__(self, compensate):
         self.compensate = compensate
         self.main = _thread.get_ident()
         self.locks = [_thread.allocate_lock() for _ in range(LOCKS)]
         self.rlocks = [_thread.RLock() for _ in range(LOCKS)]
+        self.handles = []
 
     def owner(self, ident):
         if ident == 0:
@@ -122,7 +208,52 @@ class Sequence:
             return self.thread_ends(exiting_task)
         if name == "other_thread":
             return self.on_other_thread(op["inner"])
+        if name.startswith("handle_"):
+            return self.handle_op(name, op)
         raise AssertionError("unknown operation %r" % (name,))
+
+    def handle_op(self, name, op):
+        if name == "handle_start":
+            worker = Worker(op["gated"])
+            handle = _thread.start_joinable_thread(worker.body)
+            worker.started.acquire()
+            self.handles.append(Entry(handle, worker.ident, worker))
+            return None
+        if name == "handle_for_thread":
+            of = op["of"]
+            ident = self.main if of is None else self.handles[of].ident
+            self.handles.append(Entry(_thread._make_thread_handle(ident), ident, None))
+            return None
+        entry = self.handles[op["handle"]]
+        if name == "handle_release":
+            entry.worker.end()
+            return None
+        if name == "handle_join":
+            timeout = join_timeout(op["timeout"])
+            if op["by"] is None:
+                return joined(entry.handle, timeout)
+            result = self.handles[op["by"]].worker.join(entry.handle, timeout)
+            if "err" in result:
+                raise Relayed(result)
+            return result["ok"]
+        if name == "handle_is_done":
+            return entry.handle.is_done()
+        if name == "handle_ident":
+            return entry.handle.ident == entry.ident
+        if name == "handle_set_done":
+            return entry.handle._set_done()
+        raise AssertionError("unknown operation %r" % (name,))
+
+    def end_threads(self):
+        """Releases every thread the sequence started and waits for each one's last act."""
+        for entry in self.handles:
+            if entry.worker is not None:
+                entry.worker.end()
+        for entry in self.handles:
+            if entry.worker is not None:
+                entry.worker.finished.acquire()
+                entry.handle.join()
+        self.handles = []
 
     def interrupt_main(self, signum):
         # The handler runs at the interpreter's next check, which comes within the try: the
@@ -258,6 +389,7 @@ def main():
         sequence = Sequence(compensate)
         results = []
         results = [sequence.run(op) for op in request["ops"]]
+        sequence.end_threads()
         _thread.stack_size(0)
         sys.stdout.write(json.dumps({"seq": request["seq"], "results": results}) + "\n")
         sys.stdout.flush()

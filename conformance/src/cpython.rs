@@ -49,6 +49,15 @@ impl Interpreter {
         python::find_313().map(|found| Interpreter { found })
     }
 
+    /// The 3.12 interpreter, when there is one: `PYTHREAD_PYTHON312`, else pyenv's 3.12.1.
+    ///
+    /// ```no_run
+    /// let _maybe = conformance::cpython::Interpreter::find_312();
+    /// ```
+    pub fn find_312() -> Option<Interpreter> {
+        python::find_312().map(|found| Interpreter { found })
+    }
+
     /// Whether this run is under CI (`CI=true`), where a missing interpreter fails.
     ///
     /// ```

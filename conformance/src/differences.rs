@@ -1,6 +1,13 @@
 //! The one table of known differences between pythread and the CPython it is compared
-//! against, keyed by clause and interpreter version. A difference the table does not explain
-//! fails the differential run.
+//! against, keyed by clause and interpreter version (3.11, 3.12, 3.13: an entry names the
+//! range of minor versions it applies to). A difference the table does not explain fails the
+//! differential run.
+//!
+//! The table is checked against the real interpreters, never guessed: every entry that can show
+//! in an outcome has a witness sequence ([`Known::witness`]), and the harness's
+//! `differential_known_python3XX` tests run each witness on each interpreter found, requiring a
+//! difference (explained by that entry) on the versions the entry names and agreement on the
+//! others. [`for_version`] is one interpreter's list.
 
 use crate::ops::{Op, Outcome, Owner, Value};
 
@@ -37,6 +44,12 @@ pub struct Known {
     pub matches: fn(&Op, &Outcome, &Outcome) -> bool,
     /// What happens next.
     pub then: Then,
+    /// A sequence whose last operation shows the difference, run against every interpreter
+    /// (without the driver's compensations) so that the table is checked against the real
+    /// CPythons, never guessed: on the versions the entry applies to the outcomes differ (and
+    /// the entry explains them), on the others they agree. `None` where the difference never
+    /// shows in an outcome (stderr only, or fields no operation reports).
+    pub witness: Option<fn() -> Vec<Op>>,
 }
 
 impl Known {
@@ -91,6 +104,37 @@ fn hook_2_repr_in_err_msg(op: &Op, cpython: &Outcome, ours: &Outcome) -> bool {
         && matches!(ours, Outcome::Ok(Value::Str(text)) if text == mine)
 }
 
+fn lock_5_witness() -> Vec<Op> {
+    vec![Op::LockAcquire {
+        lock: 0,
+        blocking: true,
+        timeout: -2.0,
+    }]
+}
+
+fn rlock_5_witness() -> Vec<Op> {
+    vec![
+        Op::RLockAcquire {
+            lock: 0,
+            blocking: true,
+            timeout: -1.0,
+        },
+        Op::OtherThread(Box::new(Op::RLockReleaseSave { lock: 0 })),
+    ]
+}
+
+fn hook_2_witness() -> Vec<Op> {
+    vec![Op::ThreadFails { panic: false }]
+}
+
+fn x_stack_1_witness() -> Vec<Op> {
+    vec![
+        Op::StackSize { size: 65536 },
+        Op::StackSizeQuery,
+        Op::StackSizeQuery,
+    ]
+}
+
 fn never(_: &Op, _: &Outcome, _: &Outcome) -> bool {
     false
 }
@@ -105,28 +149,32 @@ pub static KNOWN: &[Known] = &[
     Known {
         clause: "LOCK-5",
         versions: ((3, 11), (3, 12)),
-        why: "a negative timeout other than -1: 3.11/3.12 say `timeout value must be positive`, \
-              3.13 (the target) `timeout value must be a non-negative number`",
+        why: "a negative timeout other than -1: 3.11.7 and 3.12.1 say `timeout value must be \
+              positive`, 3.13 (the target) `timeout value must be a non-negative number`",
         matches: lock_5_wording,
         then: Then::Continue,
+        witness: Some(lock_5_witness),
     },
     Known {
         clause: "RLOCK-5",
         versions: ((3, 11), (3, 13)),
-        why: "release_save by a thread that does not own the RLock: 3.11-3.13 check only the \
-              count and release another thread's hold; pythread refuses ([3.14]) with \
+        why: "release_save by a thread that does not own the RLock: 3.11.7, 3.12.1 and 3.13.0 \
+              check only the count and release another thread's hold (returning the owner's \
+              (count, ident)); pythread refuses ([3.14]) with \
               `RuntimeError: cannot release un-acquired lock`",
         matches: rlock_5_non_owner,
         then: Then::StopSequence,
+        witness: Some(rlock_5_witness),
     },
     Known {
         clause: "HOOK-2",
         versions: ((3, 13), (3, 13)),
         why: "a thread's failure: 3.13.0 puts the function's repr into err_msg (`Exception \
               ignored in thread started by <function task>`) and leaves object None; its \
-              documentation, 3.11/3.12 and pythread put the function into object",
+              documentation, 3.11.7, 3.12.1 and pythread put the function into object",
         matches: hook_2_repr_in_err_msg,
         then: Then::Continue,
+        witness: Some(hook_2_witness),
     },
     Known {
         clause: "HOOK-2",
@@ -136,15 +184,18 @@ pub static KNOWN: &[Known] = &[
               its location); exc_value, err_msg and object are",
         matches: never,
         then: Then::NotGenerated,
+        witness: None,
     },
     Known {
         clause: "X-STACK-1",
         versions: ((3, 0), (3, 99)),
-        why: "CPython's no-argument stack_size() returns the setting and resets it to 0; \
+        why: "CPython's no-argument stack_size() returns the setting and resets it to 0 \
+              (3.11.7, 3.12.1, 3.13.0); \
               pythread's stack_size(None) only reads it. The driver puts the setting back \
               after its call, so the next operation compares",
         matches: never,
         then: Then::Compensated,
+        witness: Some(x_stack_1_witness),
     },
     Known {
         clause: "INTR-2",
@@ -156,6 +207,7 @@ pub static KNOWN: &[Known] = &[
               leaves them out to keep the output clean",
         matches: never,
         then: Then::NotGenerated,
+        witness: None,
     },
 ];
 
@@ -179,6 +231,21 @@ pub fn explain(
     KNOWN
         .iter()
         .find(|known| known.applies_to(version) && (known.matches)(op, cpython, ours))
+}
+
+/// The entries that apply to CPython `version`: that interpreter's list of known differences.
+///
+/// ```
+/// use conformance::differences::for_version;
+/// let clauses = |v| for_version(v).iter().map(|k| k.clause).collect::<Vec<_>>();
+/// assert!(clauses((3, 12, 1)).contains(&"LOCK-5"));
+/// assert!(!clauses((3, 13, 0)).contains(&"LOCK-5"));
+/// ```
+pub fn for_version(version: (u32, u32, u32)) -> Vec<&'static Known> {
+    KNOWN
+        .iter()
+        .filter(|known| known.applies_to(version))
+        .collect()
 }
 
 /// The compensations the driver applies for CPython `version`.

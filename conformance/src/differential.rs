@@ -1,6 +1,8 @@
-//! The differential run: generate single-threaded sequences with proptest, run them on our
-//! crates and, batched, on CPython's `_thread`, and compare every operation's value, exception
-//! type and message. Differences are explained by [`crate::differences`] or fail the run.
+//! The differential run: generate operation sequences with proptest, run them on our crates
+//! and, batched, on CPython's `_thread` (3.11, 3.12, 3.13; the [3.13] handle operations on 3.13
+//! only), and compare every operation's value, exception type and message. Differences are
+//! explained by [`crate::differences`] or fail the run; [`witnesses`] checks that table
+//! against each interpreter.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -200,6 +202,87 @@ pub fn run(python: &Interpreter, sequences: &[Vec<Op>]) -> Result<Report, String
         .map(|ops| crate::ours::Sequence::run_all(ops))
         .collect();
     Ok(compare(python.version(), sequences, &theirs, &mine))
+}
+
+/// What one entry's witness showed on one interpreter (see [`differences::Known::witness`]).
+#[derive(Debug, Clone)]
+pub struct Witnessed {
+    /// The entry's clause.
+    pub clause: &'static str,
+    /// Whether the entry applies to this interpreter's version.
+    pub applies: bool,
+    /// The witness's last operation.
+    pub op: Op,
+    /// CPython's outcome of it.
+    pub cpython: Outcome,
+    /// Ours.
+    pub ours: Outcome,
+    /// Whether the interpreter showed what the table says: where the entry applies, a
+    /// difference (that the entry explains, unless it is a compensated one); elsewhere, the
+    /// same outcome.
+    pub holds: bool,
+}
+
+impl std::fmt::Display for Witnessed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let claim = if self.applies { "differs" } else { "agrees" };
+        let verdict = if self.holds {
+            "as listed"
+        } else {
+            "NOT as listed"
+        };
+        write!(
+            f,
+            "{} ({claim}, {verdict}): {:?} -> cpython {}; ours {}",
+            self.clause, self.op, self.cpython, self.ours
+        )
+    }
+}
+
+/// Runs every entry's witness on `python` (one driver process, no compensations) and on our
+/// crates, and says for each whether the interpreter showed what the table claims for its
+/// version.
+///
+/// ```no_run
+/// use conformance::{cpython::Interpreter, differential};
+/// let python = Interpreter::find_311().unwrap();
+/// for witnessed in differential::witnesses(&python).unwrap() {
+///     assert!(witnessed.holds, "{witnessed}");
+/// }
+/// ```
+pub fn witnesses(python: &Interpreter) -> Result<Vec<Witnessed>, String> {
+    let version = python.version();
+    let entries: Vec<(&'static differences::Known, Vec<Op>)> = differences::KNOWN
+        .iter()
+        .filter_map(|known| known.witness.map(|witness| (known, witness())))
+        .collect();
+    let sequences: Vec<Vec<Op>> = entries.iter().map(|(_, ops)| ops.clone()).collect();
+    let theirs = python.run_batch(&sequences, &[], Duration::from_secs(60))?;
+    let mut shown = Vec::with_capacity(entries.len());
+    for ((known, ops), cpython) in entries.into_iter().zip(theirs) {
+        let ours = crate::ours::Sequence::run_all(&ops);
+        let last = ops.len() - 1;
+        let (op, cpython, ours) = (ops[last].clone(), cpython[last].clone(), ours[last].clone());
+        let applies = known.applies_to(version);
+        let holds = if !applies {
+            cpython == ours
+        } else if known.then == Then::Compensated {
+            cpython != ours
+        } else {
+            cpython != ours
+                && differences::explain(version, &op, &cpython, &ours)
+                    .is_some_and(|explained| std::ptr::eq(explained, known))
+        };
+        shown.push(Witnessed {
+            clause: known.clause,
+            applies,
+            op,
+            cpython,
+            ours,
+            holds,
+        });
+    }
+    Ok(shown)
 }
 
 #[cfg(test)]

@@ -127,6 +127,64 @@ pub enum Op {
     /// The inner operation, run on a short-lived helper thread and joined (never a blocking
     /// one, never an RLock acquire).
     OtherThread(Box<Op>),
+    /// [3.13] `start_joinable_thread(body)` / `thread_core::start_joinable_thread`: the
+    /// sequence's next handle (handles are numbered in the order they are made). A gated
+    /// thread waits for the sequence's commands ([`Op::HandleRelease`], a join it performs)
+    /// and ends a short while after its release; an ungated one runs a short while and ends.
+    /// The runner waits until the thread has begun (and read its own ident). `None`.
+    HandleStart {
+        /// Whether the thread waits for [`Op::HandleRelease`].
+        gated: bool,
+    },
+    /// Tells a gated thread to end (it ends a short while later). `None`.
+    HandleRelease {
+        /// Which handle's thread.
+        handle: HandleIndex,
+    },
+    /// `handle.join(timeout)`, by the sequence's thread or by the gated thread of another
+    /// handle; the outcome is the join's error, or whether `is_done()` right after the join
+    /// says the thread had ended: `"done"` or `"running"`.
+    HandleJoin {
+        /// Which handle.
+        handle: HandleIndex,
+        /// Python's argument: `None` or negative waits forever (the Rust runner passes
+        /// `None` for both), else seconds.
+        timeout: Option<f64>,
+        /// Whose thread joins: the sequence's (`None`) or the gated thread of that handle.
+        by: Option<HandleIndex>,
+    },
+    /// `handle.is_done()`.
+    HandleIsDone {
+        /// Which handle.
+        handle: HandleIndex,
+    },
+    /// Whether `handle.ident` is the ident of the thread it stands for, as that thread's own
+    /// `get_ident()` reads it (idents differ between processes; the relation does not).
+    HandleIdent {
+        /// Which handle.
+        handle: HandleIndex,
+    },
+    /// `handle._set_done()` / `ThreadHandle::set_done` (HANDLE-1). `None`.
+    HandleSetDone {
+        /// Which handle.
+        handle: HandleIndex,
+    },
+    /// `_make_thread_handle(ident)` / `ThreadHandle::for_thread(ident)`: the sequence's next
+    /// handle, on the sequence's own thread (`None`) or on the (gated) thread of a handle.
+    /// `None`.
+    HandleForThread {
+        /// Whose ident: the sequence's thread, or that handle's thread.
+        of: Option<HandleIndex>,
+    },
+}
+
+/// Which handle of a sequence an operation uses: handles are numbered in the order
+/// [`Op::HandleStart`] and [`Op::HandleForThread`] make them.
+pub type HandleIndex = usize;
+
+/// Writes a float as the driver reads it: the hexadecimal bits of the double.
+fn f64_bits(value: f64) -> String {
+    format!("{:016x}", value.to_bits())
 }
 
 impl Op {
@@ -156,6 +214,13 @@ impl Op {
             Op::ThreadExits => "thread_exits",
             Op::StartThread => "start_thread",
             Op::OtherThread(_) => "other_thread",
+            Op::HandleStart { .. } => "handle_start",
+            Op::HandleRelease { .. } => "handle_release",
+            Op::HandleJoin { .. } => "handle_join",
+            Op::HandleIsDone { .. } => "handle_is_done",
+            Op::HandleIdent { .. } => "handle_ident",
+            Op::HandleSetDone { .. } => "handle_set_done",
+            Op::HandleForThread { .. } => "handle_for_thread",
         }
     }
 
@@ -184,7 +249,7 @@ impl Op {
                 "blocking": blocking,
                 // The bits, not a JSON number: NaN, the infinities, -0.0 and every rounding
                 // edge must reach the driver exactly.
-                "timeout": format!("{:016x}", timeout.to_bits()),
+                "timeout": f64_bits(*timeout),
             }),
             Op::LockRelease { lock }
             | Op::LockLocked { lock }
@@ -204,6 +269,22 @@ impl Op {
             Op::ThreadFails { panic } => json!({ "op": op, "panic": panic }),
             Op::InterruptMain { signum } => json!({ "op": op, "signum": signum }),
             Op::OtherThread(inner) => json!({ "op": op, "inner": inner.to_json() }),
+            Op::HandleStart { gated } => json!({ "op": op, "gated": gated }),
+            Op::HandleRelease { handle }
+            | Op::HandleIsDone { handle }
+            | Op::HandleIdent { handle }
+            | Op::HandleSetDone { handle } => json!({ "op": op, "handle": handle }),
+            Op::HandleJoin {
+                handle,
+                timeout,
+                by,
+            } => json!({
+                "op": op,
+                "handle": handle,
+                "timeout": timeout.map(f64_bits),
+                "by": by,
+            }),
+            Op::HandleForThread { of } => json!({ "op": op, "of": of }),
         }
     }
 

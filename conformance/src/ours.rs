@@ -2,8 +2,10 @@
 //! same [`Outcome`]s as the CPython driver and the model.
 
 use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Duration;
 
-use thread_core::{Ident, ThreadResult};
+use thread_core::{Ident, ThreadHandle, ThreadResult};
 use thread_hooks::UnraisableHookArgs;
 use thread_lock::{Lock, RLock, RLockState};
 
@@ -49,12 +51,80 @@ fn thread_ends<R: ThreadResult>(task: impl FnOnce() -> R + Send + 'static) -> Ou
     Outcome::Ok(Value::Str(text))
 }
 
-/// The objects one sequence works on: fresh locks, and the thread that runs it.
+/// How long a handle's thread runs after its release (or, ungated, from its start) before it
+/// ends: long enough that a join right after a release usually finds it running.
+const RUNS_FOR: Duration = Duration::from_millis(2);
+
+/// What the sequence tells a gated thread.
+#[derive(Debug)]
+enum Command {
+    /// Join this handle (the thread's own, or another) with this timeout and reply.
+    Join(ThreadHandle, Option<Duration>),
+    /// End (after [`RUNS_FOR`]).
+    End,
+}
+
+/// The sequence's side of a thread started by [`Op::HandleStart`].
+#[derive(Debug)]
+struct Worker {
+    commands: Sender<Command>,
+    replies: Receiver<Outcome>,
+    /// Disconnected (or sent to) as the thread's last act.
+    finished: Receiver<()>,
+}
+
+/// A handle of the sequence, with the ident its thread reads for itself.
+#[derive(Debug)]
+struct Entry {
+    handle: ThreadHandle,
+    ident: Ident,
+    /// The thread, for handles the sequence started.
+    worker: Option<Worker>,
+}
+
+/// Python's `join` timeout: `None` and negative ones wait forever.
+fn join_timeout(timeout: Option<f64>) -> Option<Duration> {
+    timeout
+        .filter(|seconds| *seconds >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// A join's outcome as the runners compare it: the error, or whether the thread had ended.
+fn joined(handle: &ThreadHandle, timeout: Option<Duration>) -> Outcome {
+    match handle.join(timeout) {
+        Ok(()) if handle.is_done() => Outcome::Ok(Value::Str("done".to_owned())),
+        Ok(()) => Outcome::Ok(Value::Str("running".to_owned())),
+        Err(error) => failed(error.python_type(), &error),
+    }
+}
+
+/// The body of a thread started by [`Op::HandleStart`]: it reads its ident, then (gated) runs
+/// the sequence's joins until told to end, runs a short while, and ends.
+fn worker_body(
+    gated: bool,
+    started: Sender<Ident>,
+    commands: Receiver<Command>,
+    replies: Sender<Outcome>,
+    finished: Sender<()>,
+) {
+    let _ = started.send(thread_core::get_ident());
+    if gated {
+        while let Ok(Command::Join(handle, timeout)) = commands.recv() {
+            let _ = replies.send(joined(&handle, timeout));
+        }
+    }
+    std::thread::sleep(RUNS_FOR);
+    let _ = finished.send(());
+}
+
+/// The objects one sequence works on: fresh locks, the thread that runs it, and the handles
+/// its operations make.
 #[derive(Debug)]
 pub struct Sequence {
     locks: [Lock; LOCKS],
     rlocks: [RLock; LOCKS],
     main: Ident,
+    handles: Mutex<Vec<Entry>>,
 }
 
 impl Default for Sequence {
@@ -90,6 +160,7 @@ impl Sequence {
             locks: [Lock::new(), Lock::new()],
             rlocks: [RLock::new(), RLock::new()],
             main: thread_core::get_ident(),
+            handles: Mutex::new(Vec::new()),
         }
     }
 
@@ -220,11 +291,127 @@ impl Sequence {
                 std::thread::scope(|scope| scope.spawn(|| self.run(inner)).join())
                     .unwrap_or_else(|_| Outcome::error("Panic", "the helper thread panicked"))
             }
+            Op::HandleStart { .. }
+            | Op::HandleRelease { .. }
+            | Op::HandleJoin { .. }
+            | Op::HandleIsDone { .. }
+            | Op::HandleIdent { .. }
+            | Op::HandleSetDone { .. }
+            | Op::HandleForThread { .. } => {
+                let mut handles = self.handles.lock().unwrap_or_else(|e| e.into_inner());
+                Self::run_handle_op(&mut handles, op)
+                    .unwrap_or_else(|why| Outcome::error("Harness", why))
+            }
         }
     }
 
-    /// Runs a whole sequence, then puts the stack size setting back to 0 so that the next
-    /// sequence starts from the default (as `driver.py` does).
+    /// The [3.13] handle operations; `Err` for an operation the generators should not have
+    /// made (a handle that does not exist, a join by a thread that takes no commands).
+    fn run_handle_op(handles: &mut Vec<Entry>, op: &Op) -> Result<Outcome, String> {
+        let missing = |index: usize| format!("no handle {index}");
+        match *op {
+            Op::HandleStart { gated } => {
+                let (started_tx, started) = mpsc::channel();
+                let (commands, commands_rx) = mpsc::channel();
+                let (replies_tx, replies) = mpsc::channel();
+                let (finished_tx, finished) = mpsc::channel();
+                let spawned = thread_core::start_joinable_thread(move || {
+                    worker_body(gated, started_tx, commands_rx, replies_tx, finished_tx)
+                });
+                let handle = match spawned {
+                    Ok(handle) => handle,
+                    Err(error) => return Ok(failed(error.python_type(), &error)),
+                };
+                let ident = started.recv().map_err(|_| "the thread never began")?;
+                handles.push(Entry {
+                    handle,
+                    ident,
+                    worker: Some(Worker {
+                        commands,
+                        replies,
+                        finished,
+                    }),
+                });
+                Ok(Outcome::Ok(Value::None))
+            }
+            Op::HandleRelease { handle } => {
+                let entry = handles.get(handle).ok_or_else(|| missing(handle))?;
+                let worker = entry.worker.as_ref().ok_or("not a started handle")?;
+                // A thread that has ended already (released twice) is fine: nothing to tell.
+                let _ = worker.commands.send(Command::End);
+                Ok(Outcome::Ok(Value::None))
+            }
+            Op::HandleJoin {
+                handle,
+                timeout,
+                by,
+            } => {
+                let target = handles.get(handle).ok_or_else(|| missing(handle))?;
+                let timeout = join_timeout(timeout);
+                let Some(by) = by else {
+                    return Ok(joined(&target.handle, timeout));
+                };
+                let command = Command::Join(target.handle.clone(), timeout);
+                let joiner = handles.get(by).ok_or_else(|| missing(by))?;
+                let worker = joiner.worker.as_ref().ok_or("not a started handle")?;
+                worker
+                    .commands
+                    .send(command)
+                    .map_err(|_| "the joining thread has ended")?;
+                worker
+                    .replies
+                    .recv()
+                    .map_err(|_| "the joining thread ended without a reply".into())
+            }
+            Op::HandleIsDone { handle } => {
+                let entry = handles.get(handle).ok_or_else(|| missing(handle))?;
+                Ok(Outcome::Ok(Value::Bool(entry.handle.is_done())))
+            }
+            Op::HandleIdent { handle } => {
+                let entry = handles.get(handle).ok_or_else(|| missing(handle))?;
+                Ok(Outcome::Ok(Value::Bool(
+                    entry.handle.ident() == entry.ident,
+                )))
+            }
+            Op::HandleSetDone { handle } => {
+                let entry = handles.get(handle).ok_or_else(|| missing(handle))?;
+                entry.handle.set_done();
+                Ok(Outcome::Ok(Value::None))
+            }
+            Op::HandleForThread { of } => {
+                let ident = match of {
+                    None => thread_core::get_ident(),
+                    Some(of) => handles.get(of).ok_or_else(|| missing(of))?.ident,
+                };
+                handles.push(Entry {
+                    handle: ThreadHandle::for_thread(ident),
+                    ident,
+                    worker: None,
+                });
+                Ok(Outcome::Ok(Value::None))
+            }
+            _ => Err(format!("not a handle operation: {op:?}")),
+        }
+    }
+
+    /// Ends every thread the sequence started and waits until each has run its last act, so
+    /// that no sequence's threads outlive it.
+    fn end_threads(&self) {
+        let mut handles = self.handles.lock().unwrap_or_else(|e| e.into_inner());
+        for worker in handles.iter().filter_map(|entry| entry.worker.as_ref()) {
+            let _ = worker.commands.send(Command::End);
+        }
+        for entry in handles.drain(..) {
+            if let Some(worker) = entry.worker {
+                // Sent, or disconnected if the body ended otherwise: either way it is over.
+                let _ = worker.finished.recv();
+                let _ = entry.handle.join(None);
+            }
+        }
+    }
+
+    /// Runs a whole sequence, then ends the threads it started and puts the stack size setting
+    /// back to 0, so that the next sequence starts afresh (as `driver.py` does).
     ///
     /// ```
     /// use conformance::ops::Op;
@@ -234,6 +421,7 @@ impl Sequence {
     pub fn run_all(ops: &[Op]) -> Vec<Outcome> {
         let sequence = Sequence::new();
         let outcomes = ops.iter().map(|op| sequence.run(op)).collect();
+        sequence.end_threads();
         let _ = thread_core::stack_size(Some(0));
         outcomes
     }

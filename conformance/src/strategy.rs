@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use crate::model::may_wait_long;
-use crate::ops::{LOCKS, Op};
+use crate::ops::{HandleIndex, LOCKS, Op};
 
 /// Timeouts of every class: NaN, ±inf, huge, the largest accepted, `TIMEOUT_MAX`, −1 and the
 /// values that round to it, the negative ones that do not, ±0, and short waits (≤ 50 ms,
@@ -288,6 +288,282 @@ pub fn thread_end_sequence() -> impl Strategy<Value = Vec<Op>> {
     )
 }
 
+/// How many handles a handle sequence makes at most.
+///
+/// ```
+/// assert_eq!(conformance::strategy::MAX_HANDLES, 4);
+/// ```
+pub const MAX_HANDLES: usize = 4;
+
+/// `join` timeouts as Python passes them: `None`, negative ones (which wait forever, down to
+/// `-1e-10`, which rounds to −1 ns), ±0, and short ones (≤ 20 ms).
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// let mut runner = proptest::test_runner::TestRunner::deterministic();
+/// let timeout = conformance::strategy::join_timeout().new_tree(&mut runner).unwrap().current();
+/// assert!(timeout.is_none_or(|t| t <= 0.02));
+/// ```
+pub fn join_timeout() -> impl Strategy<Value = Option<f64>> + Clone {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            None,
+            Some(-1.0),
+            Some(-0.5),
+            Some(-1e-10),
+            Some(-1000.0),
+            Some(0.0),
+            Some(-0.0),
+            Some(1e-10),
+            Some(0.001),
+            Some(0.02),
+        ]),
+        1 => (0.0f64..0.01).prop_map(Some),
+    ]
+}
+
+fn handle_index() -> impl Strategy<Value = HandleIndex> + Clone {
+    0..MAX_HANDLES
+}
+
+fn handle_op() -> impl Strategy<Value = Op> + Clone {
+    prop_oneof![
+        3 => prop::sample::select(vec![true, true, true, false])
+            .prop_map(|gated| Op::HandleStart { gated }),
+        1 => handle_index().prop_map(|handle| Op::HandleRelease { handle }),
+        6 => (handle_index(), join_timeout(), prop::option::weighted(0.3, handle_index()))
+            .prop_map(|(handle, timeout, by)| Op::HandleJoin { handle, timeout, by }),
+        2 => handle_index().prop_map(|handle| Op::HandleIsDone { handle }),
+        1 => handle_index().prop_map(|handle| Op::HandleIdent { handle }),
+        2 => handle_index().prop_map(|handle| Op::HandleSetDone { handle }),
+        2 => prop::option::of(handle_index()).prop_map(|of| Op::HandleForThread { of }),
+    ]
+}
+
+/// [3.13] A sequence of handle operations (SPAWN-7, HANDLE-1, HANDLE-4), made deterministic
+/// by [`make_handles_runnable`].
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// let mut runner = proptest::test_runner::TestRunner::deterministic();
+/// let ops = conformance::strategy::handle_sequence().new_tree(&mut runner).unwrap().current();
+/// assert!(ops.iter().all(|op| op.name().starts_with("handle_")));
+/// ```
+pub fn handle_sequence() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(handle_op(), 1..=14).prop_map(make_handles_runnable)
+}
+
+/// [3.13] HANDLE-4's case: a thread ends and is joined, the next one (which glibc usually
+/// gives the same `pthread_t`, so the same ident) joins the old handle (which must stay done,
+/// never "Cannot join current thread"), then itself and a `for_thread` handle of itself
+/// (which must both refuse), and is released and joined.
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// let mut runner = proptest::test_runner::TestRunner::deterministic();
+/// let ops = conformance::strategy::reuse_sequence().new_tree(&mut runner).unwrap().current();
+/// assert!(ops.len() >= 9);
+/// ```
+pub fn reuse_sequence() -> impl Strategy<Value = Vec<Op>> {
+    (
+        any::<bool>(),
+        join_timeout(),
+        join_timeout(),
+        join_timeout(),
+    )
+        .prop_map(|(first_gated, old, own, foreign)| {
+            make_handles_runnable(vec![
+                Op::HandleStart { gated: first_gated },
+                Op::HandleJoin {
+                    handle: 0,
+                    timeout: None,
+                    by: None,
+                },
+                Op::HandleStart { gated: true },
+                Op::HandleIsDone { handle: 0 },
+                Op::HandleJoin {
+                    handle: 0,
+                    timeout: old,
+                    by: Some(1),
+                },
+                Op::HandleJoin {
+                    handle: 1,
+                    timeout: own,
+                    by: Some(1),
+                },
+                Op::HandleIsDone { handle: 1 },
+                Op::HandleIdent { handle: 1 },
+                Op::HandleForThread { of: Some(1) },
+                Op::HandleJoin {
+                    handle: 2,
+                    timeout: foreign,
+                    by: Some(1),
+                },
+                Op::HandleJoin {
+                    handle: 1,
+                    timeout: None,
+                    by: None,
+                },
+                Op::HandleIsDone { handle: 0 },
+            ])
+        })
+}
+
+/// Where a started handle's thread is, as far as the sequence can know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    /// Waiting for the sequence's commands: surely alive.
+    Gated,
+    /// Released (or never gated): alive or ended, nobody knows which.
+    Running,
+    /// Joined with a wait that returns only once it has ended.
+    Ended,
+}
+
+/// A handle as [`make_handles_runnable`] tracks it.
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    /// `Some` for a started handle; `None` for a `for_thread` one.
+    life: Option<Life>,
+    /// For a `for_thread` handle: whose ident (`None`: the sequence's thread).
+    of: Option<HandleIndex>,
+    set_done: bool,
+}
+
+/// Rewrites a generated handle sequence so that every outcome is the same whatever the
+/// timing, and nothing waits forever: indices wrap to the handles made so far (operations
+/// before the first handle are dropped); a join that would wait forever for a gated thread
+/// is preceded by its release; a timed join or `is_done` on a released thread (ended or not,
+/// nobody knows) waits for its end instead; a join of a `for_thread` handle that is not done
+/// gets a short timeout (nothing ever ends it); a join by another thread is done by a gated
+/// one, and of a `for_thread` handle only while its thread is surely alive (else idents may
+/// be reused, and "Cannot join current thread" would depend on the reuse: by the sequence's
+/// thread instead); `for_thread` takes the ident of the sequence's thread or of a gated one.
+///
+/// ```
+/// use conformance::ops::Op;
+/// use conformance::strategy::make_handles_runnable;
+/// let ops = make_handles_runnable(vec![
+///     Op::HandleStart { gated: true },
+///     Op::HandleJoin { handle: 0, timeout: None, by: None },
+/// ]);
+/// assert_eq!(ops[1], Op::HandleRelease { handle: 0 });
+/// ```
+pub fn make_handles_runnable(ops: Vec<Op>) -> Vec<Op> {
+    let mut handles: Vec<Tracked> = Vec::new();
+    let mut out = Vec::with_capacity(ops.len() + 4);
+    for op in ops {
+        let count = handles.len();
+        match op {
+            Op::HandleStart { gated } => {
+                if count < MAX_HANDLES {
+                    let life = if gated { Life::Gated } else { Life::Running };
+                    handles.push(Tracked {
+                        life: Some(life),
+                        of: None,
+                        set_done: false,
+                    });
+                    out.push(op);
+                }
+            }
+            Op::HandleForThread { of } => {
+                if count < MAX_HANDLES {
+                    let of = of
+                        .filter(|_| count > 0)
+                        .map(|of| of % count)
+                        .filter(|&of| handles[of].life == Some(Life::Gated));
+                    handles.push(Tracked {
+                        life: None,
+                        of,
+                        set_done: false,
+                    });
+                    out.push(Op::HandleForThread { of });
+                }
+            }
+            _ if count == 0 => {}
+            Op::HandleRelease { handle } => {
+                let handle = handle % count;
+                if handles[handle].life == Some(Life::Gated) {
+                    handles[handle].life = Some(Life::Running);
+                    out.push(Op::HandleRelease { handle });
+                }
+            }
+            Op::HandleIsDone { handle } => {
+                let handle = handle % count;
+                let tracked = handles[handle];
+                if tracked.life == Some(Life::Running) && !tracked.set_done {
+                    handles[handle].life = Some(Life::Ended);
+                    out.push(Op::HandleJoin {
+                        handle,
+                        timeout: None,
+                        by: None,
+                    });
+                }
+                out.push(Op::HandleIsDone { handle });
+            }
+            Op::HandleIdent { handle } => out.push(Op::HandleIdent {
+                handle: handle % count,
+            }),
+            Op::HandleSetDone { handle } => {
+                let handle = handle % count;
+                handles[handle].set_done = true;
+                out.push(Op::HandleSetDone { handle });
+            }
+            Op::HandleJoin {
+                handle,
+                timeout,
+                by,
+            } => {
+                let handle = handle % count;
+                let mut by = by
+                    .map(|by| by % count)
+                    .filter(|&by| handles[by].life == Some(Life::Gated));
+                let tracked = handles[handle];
+                let own = match tracked.life {
+                    Some(_) => by == Some(handle),
+                    None => tracked.of == by,
+                };
+                let forever = timeout.is_none_or(|t| t < 0.0);
+                let mut timeout = timeout;
+                if !own && !tracked.set_done {
+                    match tracked.life {
+                        None => {
+                            // Nothing ends a foreign thread's handle but set_done.
+                            if forever {
+                                timeout = Some(0.001);
+                            }
+                            let foreign_alive = tracked
+                                .of
+                                .is_none_or(|of| handles[of].life == Some(Life::Gated));
+                            if by.is_some() && !foreign_alive {
+                                by = None;
+                            }
+                        }
+                        Some(Life::Gated) if forever => {
+                            out.push(Op::HandleRelease { handle });
+                            handles[handle].life = Some(Life::Ended);
+                        }
+                        Some(Life::Gated) | Some(Life::Ended) => {}
+                        Some(Life::Running) => {
+                            if !forever {
+                                timeout = None;
+                            }
+                            handles[handle].life = Some(Life::Ended);
+                        }
+                    }
+                }
+                out.push(Op::HandleJoin {
+                    handle,
+                    timeout,
+                    by,
+                });
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Rewrites a generated sequence so that a single thread can run it: a blocking acquire that
 /// could wait longer than 50 ms on a Lock that may be held gets a 1 ms timeout, and an
 /// `acquire_restore` on an RLock that may be held is preceded by a `release_save`. "May be
@@ -362,7 +638,7 @@ pub fn make_runnable(ops: Vec<Op>) -> Vec<Op> {
 
 #[cfg(test)]
 mod tests {
-    use super::{make_runnable, sequence};
+    use super::{handle_sequence, make_runnable, reuse_sequence, sequence};
     use crate::model::{Model, may_wait_long};
     use crate::ops::{Op, Outcome};
     use proptest::prelude::*;
@@ -382,6 +658,61 @@ mod tests {
                     !matches!(&outcome, Outcome::Err { python_type, .. } if python_type == "Model"),
                     "{:?} blocks forever", op
                 );
+            }
+        }
+    }
+
+    proptest! {
+        /// Handle sequences only join by threads that still take commands, and only wait
+        /// without a timeout for a started thread that has been let go (or for a handle that is
+        /// done, or their own, which refuses at once).
+        #[test]
+        fn handle_sequences_never_wait_forever(ops in prop_oneof![handle_sequence(), reuse_sequence()]) {
+            // Per handle: Some(gated, released) for started ones, None for for_thread ones;
+            // the for_thread handle's owner; set_done.
+            let mut started: Vec<Option<(bool, bool)>> = Vec::new();
+            let mut of: Vec<Option<usize>> = Vec::new();
+            let mut done: Vec<bool> = Vec::new();
+            let takes_commands = |started: &Vec<Option<(bool, bool)>>, h: usize| {
+                matches!(started[h], Some((true, false)))
+            };
+            for op in &ops {
+                match *op {
+                    Op::HandleStart { gated } => {
+                        started.push(Some((gated, false)));
+                        of.push(None);
+                        done.push(false);
+                    }
+                    Op::HandleForThread { of: owner } => {
+                        if let Some(owner) = owner {
+                            prop_assert!(takes_commands(&started, owner), "{:?}", ops);
+                        }
+                        started.push(None);
+                        of.push(owner);
+                        done.push(false);
+                    }
+                    Op::HandleRelease { handle } => {
+                        prop_assert!(takes_commands(&started, handle), "{:?}", ops);
+                        started[handle] = Some((true, true));
+                    }
+                    Op::HandleSetDone { handle } => done[handle] = true,
+                    Op::HandleJoin { handle, timeout, by } => {
+                        if let Some(by) = by {
+                            prop_assert!(takes_commands(&started, by), "{:?}", ops);
+                        }
+                        let own = match started[handle] {
+                            Some(_) => by == Some(handle),
+                            None => of[handle] == by,
+                        };
+                        let forever = timeout.is_none_or(|t| t < 0.0);
+                        let let_go = matches!(started[handle], Some((false, _)) | Some((_, true)));
+                        prop_assert!(!forever || own || done[handle] || let_go, "{:?}", ops);
+                    }
+                    Op::HandleIsDone { handle } | Op::HandleIdent { handle } => {
+                        prop_assert!(handle < started.len());
+                    }
+                    ref other => prop_assert!(false, "not a handle operation: {:?}", other),
+                }
             }
         }
     }
