@@ -67,9 +67,11 @@ mod interrupt;
 mod loom;
 mod name;
 mod record;
+mod shutdown;
 pub mod signals;
 mod spawn;
 mod stack;
+pub mod wait;
 
 pub use body::{SystemExit, ThreadResult};
 pub use builder::{AuditFn, Builder, FunctionDescription, start_joinable_thread, start_new_thread};
@@ -84,6 +86,7 @@ pub use interrupt::{
     set_signal_handler,
 };
 pub use name::set_name;
+pub use shutdown::shutdown;
 pub use stack::stack_size;
 
 /// CPython's `_thread.daemon_threads_allowed()` (3.12+): always true here (CORE-8).
