@@ -33,6 +33,25 @@ pub(crate) enum FinalizingRefusal {
     RuntimeFinalizing(extern "C" fn() -> c_int),
 }
 
+/// A capability a sub-interpreter may lack (CPython's `Py_RTFLAGS_THREADS`,
+/// `Py_RTFLAGS_DAEMON_THREADS`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Feature {
+    Threads,
+    DaemonThreads,
+}
+
+/// How the calling interpreter's capabilities are read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FeatureQuery {
+    /// 3.11: every interpreter may start threads.
+    Always,
+    /// 3.12: `_PyInterpreterState_HasFeature(interp, flag)`, exported.
+    HasFeature(unsafe extern "C" fn(*mut ffi::PyInterpreterState, std::ffi::c_ulong) -> c_int),
+    /// 3.13: the function is inline only; `_interpreters.get_config(id)` tells.
+    InterpretersConfig,
+}
+
 /// The interpreter this module was imported into, and what its `_thread` looks like.
 #[derive(Debug)]
 pub(crate) struct Profile {
@@ -48,6 +67,8 @@ pub(crate) struct Profile {
     pub(crate) audits_start_new_thread: bool,
     pub(crate) unraisable: Unraisable,
     pub(crate) finalizing_refusal: FinalizingRefusal,
+    /// How a sub-interpreter's capabilities are read (PY-1: `daemon_threads_allowed`).
+    pub(crate) feature_query: FeatureQuery,
     /// 3.11, 3.12: `_set_sentinel`.
     pub(crate) has_set_sentinel: bool,
     /// 3.12+: `daemon_threads_allowed`, `_is_main_interpreter`.
@@ -118,6 +139,24 @@ impl Profile {
                     std::mem::transmute::<*mut std::ffi::c_void, extern "C" fn() -> c_int>(found)
                 }),
             },
+            feature_query: match (version.1, capi::symbol(c"_PyInterpreterState_HasFeature")) {
+                (..=11, _) => FeatureQuery::Always,
+                (12, found) if !found.is_null() => {
+                    // SAFETY: 3.12's `int _PyInterpreterState_HasFeature(PyInterpreterState *,
+                    // unsigned long)`.
+                    FeatureQuery::HasFeature(unsafe {
+                        std::mem::transmute::<
+                            *mut std::ffi::c_void,
+                            unsafe extern "C" fn(
+                                *mut ffi::PyInterpreterState,
+                                std::ffi::c_ulong,
+                            ) -> c_int,
+                        >(found)
+                    })
+                }
+                (12, _) => FeatureQuery::Always,
+                _ => FeatureQuery::InterpretersConfig,
+            },
             has_set_sentinel: !at_least(13),
             has_interpreter_queries: at_least(12),
             has_thread_handles: at_least(13),
@@ -152,5 +191,82 @@ impl Profile {
             }
             FinalizingRefusal::RuntimeFinalizing(is_finalizing) => is_finalizing() != 0,
         }
+    }
+}
+
+impl Profile {
+    /// Whether the calling interpreter has `feature`: always in the main interpreter. `None`
+    /// with an exception set when the query failed.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the GIL.
+    pub(crate) unsafe fn allows(&self, feature: Feature) -> Option<bool> {
+        // SAFETY: we hold the GIL (contract), so there is a current interpreter.
+        let interpreter = unsafe { ffi::PyInterpreterState_Get() };
+        // SAFETY: as above.
+        if interpreter == unsafe { ffi::PyInterpreterState_Main() } {
+            return Some(true);
+        }
+        match self.feature_query {
+            FeatureQuery::Always => Some(true),
+            FeatureQuery::HasFeature(has_feature) => {
+                let flag: std::ffi::c_ulong = match feature {
+                    Feature::Threads => 1 << 10,
+                    Feature::DaemonThreads => 1 << 11,
+                };
+                // SAFETY: the current interpreter, with the GIL.
+                Some(unsafe { has_feature(interpreter, flag) } != 0)
+            }
+            // SAFETY: forwarded from the contract.
+            FeatureQuery::InterpretersConfig => unsafe { config_allows(feature) },
+        }
+    }
+}
+
+/// `getattr(_interpreters.get_config(_interpreters.get_current()[0]), "allow_threads")` (or
+/// `allow_daemon_threads`), with raw references (each dropped by hand: see [`crate::capi`]).
+///
+/// # Safety
+///
+/// The caller holds the GIL.
+unsafe fn config_allows(feature: Feature) -> Option<bool> {
+    let attribute = match feature {
+        Feature::Threads => c"allow_threads",
+        Feature::DaemonThreads => c"allow_daemon_threads",
+    };
+    // SAFETY: we hold the GIL; every new reference is dropped once, null results checked.
+    unsafe {
+        let module = ffi::PyImport_ImportModule(c"_interpreters".as_ptr());
+        if module.is_null() {
+            return None;
+        }
+        let current = ffi::PyObject_CallMethod(module, c"get_current".as_ptr(), std::ptr::null());
+        let id = if current.is_null() {
+            std::ptr::null_mut()
+        } else {
+            ffi::PySequence_GetItem(current, 0)
+        };
+        let config = if id.is_null() {
+            std::ptr::null_mut()
+        } else {
+            ffi::PyObject_CallMethod(module, c"get_config".as_ptr(), c"O".as_ptr(), id)
+        };
+        let value = if config.is_null() {
+            std::ptr::null_mut()
+        } else {
+            ffi::PyObject_GetAttrString(config, attribute.as_ptr())
+        };
+        let truth = if value.is_null() {
+            -1
+        } else {
+            capi::PyObject_IsTrue(value)
+        };
+        for object in [value, config, id, current, module] {
+            if !object.is_null() {
+                capi::Py_DecRef(object);
+            }
+        }
+        (truth >= 0).then_some(truth == 1)
     }
 }

@@ -181,7 +181,11 @@ unsafe extern "C-unwind" fn daemon_threads_allowed(
     _module: *mut PyObject,
     _: *mut PyObject,
 ) -> *mut PyObject {
-    py_bool(thread_core::daemon_threads_allowed())
+    // SAFETY: CPython calls us with the GIL.
+    match unsafe { profile().allows(interpreter::Feature::DaemonThreads) } {
+        Some(allowed) => py_bool(allowed && thread_core::daemon_threads_allowed()),
+        None => null_mut(),
+    }
 }
 
 /// `_is_main_interpreter()` (3.12+).

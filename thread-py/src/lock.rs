@@ -280,6 +280,16 @@ unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
 ///
 /// The caller holds the GIL.
 pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
+    // One type per process: an interpreter that imports the module again (a legacy
+    // sub-interpreter, which shares the GIL) gets the same type, so objects made in one
+    // interpreter stay instances of it in the others.
+    // Acquire: pairs with the Release store below.
+    let made = LOCK_TYPE.load(Ordering::Acquire);
+    if !made.is_null() {
+        // SAFETY: the type lives forever (we keep a reference); we hold the GIL (contract).
+        unsafe { ffi::Py_IncRef(made.cast()) };
+        return made;
+    }
     let acquire_doc = c"acquire($self, /, blocking=True, timeout=-1)\n--\n\nLock the lock.";
     let methods = vec![
         with_keywords(c"acquire", acquire, acquire_doc),
@@ -338,6 +348,11 @@ pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
         )
     };
     // Release: publishes the initialised type to `new_lock` on any thread.
+    if !type_.is_null() {
+        // The process's reference (see above).
+        // SAFETY: a new type; we hold the GIL.
+        unsafe { ffi::Py_IncRef(type_.cast()) };
+    }
     LOCK_TYPE.store(type_, Ordering::Release);
     type_
 }

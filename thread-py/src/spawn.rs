@@ -36,7 +36,7 @@ use crate::args::Keywords;
 use crate::capi;
 use crate::errors::{raise, raise_thread_error};
 use crate::handle;
-use crate::interpreter::{FinalizingRefusal, Unraisable, profile};
+use crate::interpreter::{Feature, FinalizingRefusal, Unraisable, profile};
 use crate::lock::{lock_of, new_lock};
 
 /// What a new thread runs: owned references, given up by the thread.
@@ -110,6 +110,30 @@ unsafe fn refuse_at_shutdown() -> *mut PyObject {
     unsafe { raise(class, c"can't create new thread at interpreter shutdown") }
 }
 
+/// Whether this interpreter may start threads: false with `RuntimeError` set when it may not
+/// (an isolated sub-interpreter), or when the query failed.
+///
+/// # Safety
+///
+/// The caller holds the GIL.
+unsafe fn may_start_threads() -> bool {
+    // SAFETY: forwarded from the contract.
+    match unsafe { profile().allows(Feature::Threads) } {
+        Some(true) => true,
+        Some(false) => {
+            // SAFETY: forwarded from the contract.
+            unsafe {
+                raise(
+                    ffi::PyExc_RuntimeError,
+                    c"thread is not supported for isolated subinterpreters",
+                )
+            };
+            false
+        }
+        None => false,
+    }
+}
+
 /// `start_new_thread(function, args, kwargs=None)`: starts a detached thread, returns its ident.
 pub(crate) unsafe extern "C-unwind" fn start_new_thread(
     _module: *mut PyObject,
@@ -162,6 +186,9 @@ pub(crate) unsafe extern "C-unwind" fn start_new_thread(
             {
                 return null_mut();
             }
+        }
+        if !may_start_threads() {
+            return null_mut();
         }
         if profile().refuses_new_threads() {
             return refuse_at_shutdown();
@@ -237,6 +264,10 @@ pub(crate) unsafe extern "C-unwind" fn start_joinable_thread(
         if handle::is_started(handle_object) {
             ffi::Py_DecRef(handle_object);
             return raise(ffi::PyExc_RuntimeError, c"thread already started");
+        }
+        if !may_start_threads() {
+            ffi::Py_DecRef(handle_object);
+            return null_mut();
         }
         if profile().refuses_new_threads() {
             ffi::Py_DecRef(handle_object);
