@@ -52,6 +52,105 @@ pub(crate) enum FeatureQuery {
     InterpretersConfig,
 }
 
+/// How a new thread gets its Python thread state: made by the parent (with the GIL), so that
+/// the interpreter knows it before the thread runs, and bound to the thread by the thread — as
+/// each version's own `thread_run` does. (A thread state made by the child itself can meet an
+/// interpreter that is being finalized: a fatal error.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ThreadStates {
+    /// 3.11: `_PyThreadState_Prealloc(interp)`; the child writes its ids and calls
+    /// `_PyThreadState_SetCurrent` (the gilstate binding).
+    Prealloc311 {
+        prealloc: unsafe extern "C" fn(*mut ffi::PyInterpreterState) -> *mut ffi::PyThreadState,
+        set_current: unsafe extern "C" fn(*mut ffi::PyThreadState),
+    },
+    /// 3.12: `_PyThreadState_Prealloc(interp)`; the child calls `_PyThreadState_Bind`.
+    Prealloc312 {
+        prealloc: unsafe extern "C" fn(*mut ffi::PyInterpreterState) -> *mut ffi::PyThreadState,
+        bind: unsafe extern "C" fn(*mut ffi::PyThreadState),
+    },
+    /// 3.13: `_PyThreadState_New(interp, _PyThreadState_WHENCE_THREADING)`; the child writes
+    /// its ids (`_PyThreadState_Bind` is not exported) and attaching binds the gilstate.
+    New313 {
+        new: unsafe extern "C" fn(*mut ffi::PyInterpreterState, c_int) -> *mut ffi::PyThreadState,
+    },
+    /// Another version: `PyThreadState_New` in the child.
+    InChild,
+}
+
+/// Where `PyThreadState.thread_id` and `native_thread_id` are on 3.11 and 3.13 (64-bit), from
+/// the versions' public `Include/cpython/pystate.h`.
+const THREAD_ID_OFFSETS: (usize, usize) = (152, 160);
+
+impl ThreadStates {
+    /// The parent's part: a thread state for a thread about to start (null with an exception
+    /// set on failure, or for [`ThreadStates::InChild`]).
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the GIL of `interpreter`.
+    pub(crate) unsafe fn prepare(
+        &self,
+        interpreter: *mut ffi::PyInterpreterState,
+    ) -> *mut ffi::PyThreadState {
+        // SAFETY: forwarded from the contract; the signatures are the versions'.
+        unsafe {
+            match *self {
+                ThreadStates::Prealloc311 { prealloc, .. }
+                | ThreadStates::Prealloc312 { prealloc, .. } => prealloc(interpreter),
+                ThreadStates::New313 { new } => new(interpreter, 3),
+                ThreadStates::InChild => std::ptr::null_mut(),
+            }
+        }
+    }
+
+    /// The child's part, before it takes the GIL: binds `tstate` (from [`prepare`](Self::prepare))
+    /// to the calling thread, or makes one in `interpreter`.
+    ///
+    /// # Safety
+    ///
+    /// `tstate` was made by `prepare` for this thread and is not bound yet; the calling thread
+    /// has no thread state.
+    pub(crate) unsafe fn adopt(
+        &self,
+        tstate: *mut ffi::PyThreadState,
+        interpreter: *mut ffi::PyInterpreterState,
+    ) -> *mut ffi::PyThreadState {
+        let write_ids = |tstate: *mut ffi::PyThreadState| {
+            let base = tstate.cast::<u8>();
+            // SAFETY: the fields of the version's public layout (THREAD_ID_OFFSETS); the thread
+            // state is not in use by any other thread yet.
+            unsafe {
+                base.add(THREAD_ID_OFFSETS.0)
+                    .cast::<std::ffi::c_ulong>()
+                    .write(thread_core::get_ident().as_u64() as std::ffi::c_ulong);
+                base.add(THREAD_ID_OFFSETS.1)
+                    .cast::<std::ffi::c_ulong>()
+                    .write(thread_core::get_native_id() as std::ffi::c_ulong);
+            }
+        };
+        // SAFETY: forwarded from the contract; the signatures are the versions'.
+        unsafe {
+            match *self {
+                ThreadStates::Prealloc311 { set_current, .. } => {
+                    write_ids(tstate);
+                    set_current(tstate);
+                    tstate
+                }
+                ThreadStates::Prealloc312 { bind, .. } => {
+                    bind(tstate);
+                    tstate
+                }
+                ThreadStates::New313 { .. } => {
+                    write_ids(tstate);
+                    tstate
+                }
+                ThreadStates::InChild => ffi::PyThreadState_New(interpreter),
+            }
+        }
+    }
+}
+
 /// The interpreter this module was imported into, and what its `_thread` looks like.
 #[derive(Debug)]
 pub(crate) struct Profile {
@@ -63,10 +162,16 @@ pub(crate) struct Profile {
     pub(crate) negative_timeout: &'static CStr,
     /// The `OverflowError` of an integer timeout too large for nanoseconds (PY-3).
     pub(crate) int_timeout_overflow: &'static CStr,
+    /// 3.11/3.12: `lock.locked()` and `release()` read the flag `acquire` sets with the GIL
+    /// held, not the OS lock (see `crate::lock::LockState`).
+    pub(crate) locked_is_flag: bool,
     /// Whether `start_new_thread` raises the `_thread.start_new_thread` audit event (3.12+).
     pub(crate) audits_start_new_thread: bool,
     pub(crate) unraisable: Unraisable,
     pub(crate) finalizing_refusal: FinalizingRefusal,
+    /// `_Py_IsFinalizing` (3.11, 3.12) or `Py_IsFinalizing` (3.13): the runtime finalizes.
+    runtime_finalizing: Option<extern "C" fn() -> c_int>,
+    pub(crate) thread_states: ThreadStates,
     /// How a sub-interpreter's capabilities are read (PY-1: `daemon_threads_allowed`).
     pub(crate) feature_query: FeatureQuery,
     /// 3.11, 3.12: `_set_sentinel`.
@@ -128,6 +233,7 @@ impl Profile {
             } else {
                 c"timestamp too large to convert to C _PyTime_t"
             },
+            locked_is_flag: !at_least(13),
             audits_start_new_thread: at_least(12),
             unraisable,
             finalizing_refusal: match (version.1, capi::symbol(c"Py_IsFinalizing")) {
@@ -157,11 +263,26 @@ impl Profile {
                 (12, _) => FeatureQuery::Always,
                 _ => FeatureQuery::InterpretersConfig,
             },
+            runtime_finalizing: [c"Py_IsFinalizing", c"_Py_IsFinalizing"]
+                .into_iter()
+                .map(capi::symbol)
+                .find(|found| !found.is_null())
+                // SAFETY: both are `int (void)`, callable at any time without the GIL.
+                .map(|found| unsafe {
+                    std::mem::transmute::<*mut std::ffi::c_void, extern "C" fn() -> c_int>(found)
+                }),
+            thread_states: thread_states(version),
             has_set_sentinel: !at_least(13),
             has_interpreter_queries: at_least(12),
             has_thread_handles: at_least(13),
             has_names: at_least(14),
         }
+    }
+
+    /// Whether the runtime is finalizing (callable without the GIL).
+    pub(crate) fn runtime_finalizing(&self) -> bool {
+        self.runtime_finalizing
+            .is_some_and(|finalizing| finalizing() != 0)
     }
 
     /// Whether starting a thread must be refused now (PY-2), for the calling thread's
@@ -268,5 +389,36 @@ unsafe fn config_allows(feature: Feature) -> Option<bool> {
             }
         }
         (truth >= 0).then_some(truth == 1)
+    }
+}
+
+/// The versions' thread-state calls, looked up by name.
+fn thread_states(version: (u8, u8)) -> ThreadStates {
+    let prealloc = capi::symbol(c"_PyThreadState_Prealloc");
+    let set_current = capi::symbol(c"_PyThreadState_SetCurrent");
+    let bind = capi::symbol(c"_PyThreadState_Bind");
+    let new = capi::symbol(c"_PyThreadState_New");
+    let present = |pointers: &[*mut std::ffi::c_void]| pointers.iter().all(|p| !p.is_null());
+    type Pointer = *mut std::ffi::c_void;
+    type Prealloc = unsafe extern "C" fn(*mut ffi::PyInterpreterState) -> *mut ffi::PyThreadState;
+    type OnState = unsafe extern "C" fn(*mut ffi::PyThreadState);
+    type New = unsafe extern "C" fn(*mut ffi::PyInterpreterState, c_int) -> *mut ffi::PyThreadState;
+    // SAFETY: each transmute gives an exported function its signature on that version (see the
+    // variants' docs and the versions' headers).
+    unsafe {
+        match version.1 {
+            11 if present(&[prealloc, set_current]) => ThreadStates::Prealloc311 {
+                prealloc: std::mem::transmute::<Pointer, Prealloc>(prealloc),
+                set_current: std::mem::transmute::<Pointer, OnState>(set_current),
+            },
+            12 if present(&[prealloc, bind]) => ThreadStates::Prealloc312 {
+                prealloc: std::mem::transmute::<Pointer, Prealloc>(prealloc),
+                bind: std::mem::transmute::<Pointer, OnState>(bind),
+            },
+            13 if present(&[new]) && cfg!(target_pointer_width = "64") => ThreadStates::New313 {
+                new: std::mem::transmute::<Pointer, New>(new),
+            },
+            _ => ThreadStates::InChild,
+        }
     }
 }
