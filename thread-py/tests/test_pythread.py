@@ -501,6 +501,60 @@ class Finalization(unittest.TestCase):
                              ["joiner: main ended", "main: done",
                               "worker 0", "worker 1", "worker 2"])
 
+    # proves: PY-10, SPAWN-9
+    def test_wait_ending_at_finalization_as_the_builtin(self):
+        # A daemon thread's lock wait ends during finalization (an audit hook releases the lock
+        # at the interpreter's clearing, then gives the GIL away for a while): the thread takes
+        # the GIL back and is ended there, as the built-in's is; it never runs on, and nothing
+        # aborts.
+        code = textwrap.dedent("""
+            import os, sys, threading, time, _thread
+            lock = _thread.allocate_lock()
+            lock.acquire()
+            waiting = _thread.allocate_lock()
+            waiting.acquire()
+            def wait():
+                waiting.release()
+                lock.acquire()
+                os.write(1, b"after wait\\n")
+            threading.Thread(target=wait, daemon=True).start()
+            waiting.acquire()
+            def hook(event, args, release=lock.release, write=os.write, sleep=time.sleep):
+                if event == "cpython.PyInterpreterState_Clear":
+                    release()
+                    sleep(0.05)
+                    write(1, b"released\\n")
+            sys.addaudithook(hook)
+            print("exiting", flush=True)
+        """)
+        for _ in range(5):
+            builtin, ours = run_both(code)
+            self.assertEqual(ours, builtin)
+            self.assertEqual(ours, "exiting\nreleased\n")
+
+    # proves: PY-2
+    def test_refusal_at_shutdown_as_the_builtin(self):
+        # Starting a thread from an atexit callback and from a `__del__` at finalization: each
+        # version's built-in refuses (or not) in its own way; pythread the same.
+        code = """
+            import atexit, os, _thread
+            def outcome(where):
+                try:
+                    _thread.start_new_thread(int, ())
+                    result = "started"
+                except BaseException as error:
+                    result = "%s: %s" % (type(error).__name__, error)
+                os.write(1, ("%s: %s\\n" % (where, result)).encode())
+            atexit.register(outcome, "atexit")
+            class AtFinalization:
+                def __del__(self):
+                    outcome("finalization")
+            at_finalization = AtFinalization()
+        """
+        builtin, ours = run_both(textwrap.dedent(code))
+        self.assertEqual(ours, builtin)
+        self.assertEqual(len(ours.splitlines()), 2)
+
     STRESS = """
         import sys, threading, time, _thread
         # Python code that gives the GIL away wherever CPython may end a daemon thread at
