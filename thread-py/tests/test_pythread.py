@@ -352,6 +352,8 @@ results = {
     "lock dir": sorted(d for d in dir(lock_type) if not d.startswith("__")),
     "rlock dir": sorted(d for d in dir(_thread.RLock) if not d.startswith("__")),
     "get_ident(1)": outcome(lambda: _thread.get_ident(1)),
+    "set on lock type": outcome(lambda: setattr(lock_type, "x", 1)),
+    "set on RLock type": outcome(lambda: setattr(_thread.RLock, "x", 1)),
 }
 if hasattr(_thread, "_ThreadHandle"):
     H = _thread._ThreadHandle
@@ -368,6 +370,7 @@ if hasattr(_thread, "_ThreadHandle"):
         "handle join kw": outcome(lambda: H().join(timeout=1)),
         "subclass handle": outcome(lambda: type("S", (H,), {}) and None),
         "handle dir": sorted(d for d in dir(H) if not d.startswith("__")),
+        "set on handle type": outcome(lambda: setattr(H, "x", 1)),
         "make('x')": outcome(lambda: make("x")),
         "make(Index())": outcome(lambda: make(Index())),
         "make(-1)": outcome(lambda: make(-1)),
