@@ -125,7 +125,7 @@ class Threads(unittest.TestCase):
         self.assertEqual(result.stdout.splitlines(),
                          ["refused: no threads True", "True ((1,), {'k': 2}) None"])
 
-    # proves: HOOK-1, HOOK-2, EXIT-1, EXIT-2
+    # proves: HOOK-1, HOOK-2, EXIT-1, EXIT-2, PY-2
     def test_unraisable_report_and_silent_system_exit(self):
         reports = []
         done = threading.Event()
