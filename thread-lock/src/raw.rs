@@ -237,12 +237,24 @@ impl RawLock {
         // Release: publishes the critical section to the next owner's Acquire.
         match self.state.compare_exchange(LOCKED, 0, Release, Relaxed) {
             Ok(_) => Ok(()),
-            Err(v) => self.unlock_slow(v),
+            Err(v) => self.unlock_slow(v, true),
         }
     }
 
+    /// [`unlock`](Self::unlock) that never hands the lock over (LOCK-15's exception for PY-8):
+    /// the lock is free when it returns, and a woken waiter competes for it like a newcomer.
+    #[inline]
+    pub(crate) fn unlock_without_handoff(&self) -> Result<(), NotLocked> {
+        // Release: as in `unlock`.
+        match self.state.compare_exchange(LOCKED, 0, Release, Relaxed) {
+            Ok(_) => Ok(()),
+            Err(v) => self.unlock_slow(v, false),
+        }
+    }
+
+    /// The release through the bucket; `fair` allows the handoff of LOCK-15.
     #[cold]
-    fn unlock_slow(&self, seen: u8) -> Result<(), NotLocked> {
+    fn unlock_slow(&self, seen: u8, fair: bool) -> Result<(), NotLocked> {
         if seen & LOCKED == 0 {
             // The failed CAS read the lock free: this release loses, and changed nothing.
             return Err(NotLocked);
@@ -259,7 +271,8 @@ impl RawLock {
                 // none queued (all timed out meanwhile), clearing PARKED is right too.
                 let (new, wake) = match front {
                     Some(f) if v & PARKED != 0 => {
-                        let h = *handoff.get_or_insert_with(|| clock::handoff_due(f.fair_at));
+                        let h =
+                            *handoff.get_or_insert_with(|| fair && clock::handoff_due(f.fair_at));
                         let more = if f.more { PARKED } else { 0 };
                         (if h { LOCKED | more } else { more }, Some(h))
                     }
@@ -333,6 +346,29 @@ mod loom_models {
             lock.unlock().unwrap();
             timed.join().unwrap();
             blocking.join().unwrap();
+            assert_eq!(lock.state.load(Relaxed), 0);
+            assert_eq!(lock.waiters(), 0);
+        });
+    }
+
+    /// A release without handoff wakes a parked waiter, which then takes the lock itself (the
+    /// fairness rule is not consulted: the outcome does not depend on `set_handoff`); when both
+    /// threads are done the byte is free and unparked.
+    /// proves: R-4, LOCK-15
+    #[test]
+    fn release_without_handoff_wakes_a_waiter_that_takes_the_lock() {
+        model(|| {
+            let lock = Arc::new(RawLock::new());
+            lock.lock();
+            let waiter = {
+                let lock = lock.clone();
+                loom::thread::spawn(move || {
+                    lock.lock();
+                    lock.unlock_without_handoff().unwrap();
+                })
+            };
+            lock.unlock_without_handoff().unwrap();
+            waiter.join().unwrap();
             assert_eq!(lock.state.load(Relaxed), 0);
             assert_eq!(lock.waiters(), 0);
         });
