@@ -1,0 +1,116 @@
+//! `thread-rustpython`: pythread as RustPython's `_thread`.
+//!
+//! RustPython lets an embedder replace a built-in module: module definitions are keyed by name
+//! and the embedder's come last. [`install`] adds a `_thread` definition ([`module_def`]) built
+//! from pythread's objects and RustPython's own `_thread` for the rest, so importlib's bootstrap,
+//! `threading` and everything else get it with no patch to RustPython.
+//!
+//! ```no_run
+//! use rustpython::{InterpreterBuilder, InterpreterBuilderExt};
+//!
+//! let builder = thread_rustpython::install(InterpreterBuilder::new().init_stdlib());
+//! let _exit = rustpython::run(builder);
+//! ```
+//!
+//! The binary `rustpython-pythread` is RustPython's command line with this `_thread`;
+//! `rustpython-stock` is the same command line, same versions, with RustPython's own (`cargo
+//! xtask rustpython` runs CPython's thread suites on both).
+//!
+//! # What is pythread's
+//!
+//! - `lock` / `LockType` / `allocate_lock()`: [`thread_lock::Lock`] (one atomic release, LOCK-9;
+//!   fair hand-off, LOCK-15), with `acquire`/`acquire_lock`, `release`/`release_lock`,
+//!   `locked`/`locked_lock`, `with`, `_at_fork_reinit`.
+//! - `RLock`: [`thread_lock::RLock`], with `_is_owned`, `_recursion_count`, `_release_save`,
+//!   `_acquire_restore`, `_at_fork_reinit`, and a `repr` that shows owner and count.
+//! - `get_ident()`, `get_native_id()`, `TIMEOUT_MAX`.
+//! - Interruptible waits (LOCK-13, X-INTR-3): a blocking acquire on the main thread is ended by
+//!   a raising Python signal handler (`SIGALRM`, `SIGINT`, …) and by `interrupt_main`, through
+//!   thread-core's signals seam (see the `wait` module's docs). Stock RustPython waits in
+//!   parking_lot, whose parker retries on `EINTR`: a raising handler runs only after a timed wait
+//!   times out, and never during a blocking one.
+//! - `interrupt_main(signum=SIGINT)`: RustPython's trigger, plus thread-core's
+//!   `signals::notify` so that the main thread's wait wakes.
+//! - `sys.thread_info`: `("pthread", "futex", <libpthread version>)`, truthful for pythread.
+//!
+//! # What stays RustPython's, and why
+//!
+//! Everything else in `_thread` is RustPython's own object, taken from its module definition
+//! (`rustpython_vm::stdlib::builtin_module_defs`):
+//!
+//! - `start_new_thread`, `start_joinable_thread`, `_ThreadHandle`, `_make_thread_handle`,
+//!   `_shutdown`, `_count`, `stack_size`, `_set_sentinel`: a thread that runs Python must be made
+//!   a VM thread (`vm.new_thread()`, registered in the VM's thread-frame table, counted in
+//!   `vm.state.thread_count`, cleaned up by `cleanup_current_thread_frames`), and the shutdown
+//!   set lives in `vm.state.shutdown_handles`. Of these only `vm.new_thread()` and
+//!   `ThreadedVirtualMachine::run` are public; the registries, the thread count, the frame
+//!   clean-up and the thread-local `_local` storage clean-up are `pub(crate)` in rustpython-vm
+//!   0.6.0, so a thread started by thread-core could run Python but would be missing from
+//!   `sys._current_frames()`, `_count()`, `_shutdown()` and the fork clean-up. See "Spawning"
+//!   below for what is done and what blocks the rest.
+//! - `_local`, `_excepthook`, `_ExceptHookArgs`, `set_name`, `_get_name`, `_NAME_MAXLEN`,
+//!   `_get_main_thread_ident`, `_is_main_interpreter`, `daemon_threads_allowed`, `exit`,
+//!   `error`: interpreter state (per-thread dictionaries, the main thread's ident as the VM
+//!   records it) or formatting, no thread or lock of their own.
+//!
+//! # Building
+//!
+//! The crate is its own Cargo workspace with its own `Cargo.lock` (RustPython is large; `cargo
+//! test --workspace` of pythread never builds it). RustPython 0.6.0 needs Rust 1.96 (its ruff
+//! crates, 0.16.5; 0.16.10 needs 1.97, and `rust-version = "1.96"` keeps the resolver at 0.16.5),
+//! above the workspace's stable 1.95: `rust-toolchain.toml` selects the installed nightly for
+//! this crate alone. The lockfile pins `malachite-bigint` to 0.12 (a fresh resolve also pulls
+//! 0.14, which does not compile beside it: `cargo update -p malachite-bigint@0.14.0 --precise
+//! 0.12.0`). The release profile is opt-level 1 (see `Cargo.toml`).
+
+mod errors;
+mod lock;
+mod module;
+mod rlock;
+mod thread_info;
+mod wait;
+
+use rustpython_vm::class::PyClassDef;
+use rustpython_vm::class::StaticType;
+use rustpython_vm::{AsObject, Context, InterpreterBuilder, Py, PyPayload};
+
+pub use rustpython_vm::builtins::PyModuleDef;
+
+/// The `_thread` module definition: pythread's objects over RustPython's own `_thread`.
+///
+/// ```no_run
+/// let builder = rustpython_vm::InterpreterBuilder::new();
+/// let def = thread_rustpython::module_def(&builder.ctx);
+/// assert_eq!(def.name.as_str(), "_thread");
+/// let _builder = builder.add_native_module(def);
+/// ```
+pub fn module_def(ctx: &Context) -> &'static PyModuleDef {
+    module::module_def(ctx)
+}
+
+/// Adds pythread's `_thread` to an interpreter builder; call it after the standard library's
+/// modules are added (`init_stdlib`), so that it replaces RustPython's.
+///
+/// ```no_run
+/// use rustpython::{InterpreterBuilder, InterpreterBuilderExt};
+///
+/// let interpreter = thread_rustpython::install(InterpreterBuilder::new().init_stdlib()).build();
+/// interpreter.enter(|vm| {
+///     let thread = vm.import("_thread", 0).unwrap();
+///     let _lock = thread.get_attr("allocate_lock", vm).unwrap().call((), vm).unwrap();
+/// });
+/// ```
+pub fn install(builder: InterpreterBuilder) -> InterpreterBuilder {
+    let def = module_def(&builder.ctx);
+    builder.add_native_module(def)
+}
+
+/// The type's name as CPython's `tp_name` shows it in a `repr`: `_thread.lock` for the type
+/// itself, the bare name for a subclass.
+fn type_name<T: PyPayload + PyClassDef + StaticType>(zelf: &Py<T>) -> String {
+    if zelf.as_object().class().is(T::static_type()) {
+        T::TP_NAME.to_owned()
+    } else {
+        zelf.as_object().class().name().to_string()
+    }
+}
