@@ -31,27 +31,41 @@
 //!   times out, and never during a blocking one.
 //! - `interrupt_main(signum=SIGINT)`: RustPython's trigger, plus thread-core's
 //!   `signals::notify` so that the main thread's wait wakes.
+//! - Spawning (the `spawn` module): `start_new_thread`, `start_joinable_thread`,
+//!   `_ThreadHandle`, `_make_thread_handle` and `_shutdown` on thread-core's `Builder`,
+//!   `ThreadHandle` and `shutdown` (HANDLE-1..4): a main-thread `join` is interruptible like an
+//!   acquire (stock RustPython's join waits on a parking_lot condition variable and is not).
+//!   Each thread runs Python in a RustPython VM thread (`vm.new_thread()`, public API), keeping
+//!   RustPython's books: `vm.state.thread_count` (`_count()`), the thread's frame slot
+//!   (`sys._current_frames()`, cleaned up by `cleanup_current_thread_frames`).
 //! - `sys.thread_info`: `("pthread", "futex", <libpthread version>)`, truthful for pythread.
 //!
 //! # What stays RustPython's, and why
 //!
-//! Everything else in `_thread` is RustPython's own object, taken from its module definition
+//! The rest of `_thread` is RustPython's own, taken from its module definition
 //! (`rustpython_vm::stdlib::builtin_module_defs`):
 //!
-//! - `start_new_thread`, `start_joinable_thread`, `_ThreadHandle`, `_make_thread_handle`,
-//!   `_shutdown`, `_count`, `stack_size`, `_set_sentinel`: a thread that runs Python must be made
-//!   a VM thread (`vm.new_thread()`, registered in the VM's thread-frame table, counted in
-//!   `vm.state.thread_count`, cleaned up by `cleanup_current_thread_frames`), and the shutdown
-//!   set lives in `vm.state.shutdown_handles`. Of these only `vm.new_thread()` and
-//!   `ThreadedVirtualMachine::run` are public; the registries, the thread count, the frame
-//!   clean-up and the thread-local `_local` storage clean-up are `pub(crate)` in rustpython-vm
-//!   0.6.0, so a thread started by thread-core could run Python but would be missing from
-//!   `sys._current_frames()`, `_count()`, `_shutdown()` and the fork clean-up. See "Spawning"
-//!   below for what is done and what blocks the rest.
+//! - `_count`, `stack_size`: they read and write the interpreter's state (`vm.state.thread_count`,
+//!   `vm.state.stacksize`), which pythread's spawning keeps and uses.
 //! - `_local`, `_excepthook`, `_ExceptHookArgs`, `set_name`, `_get_name`, `_NAME_MAXLEN`,
 //!   `_get_main_thread_ident`, `_is_main_interpreter`, `daemon_threads_allowed`, `exit`,
 //!   `error`: interpreter state (per-thread dictionaries, the main thread's ident as the VM
 //!   records it) or formatting, no thread or lock of their own.
+//! - `_set_sentinel` (not used by RustPython's `threading`, which is 3.14's): its locks are
+//!   released by RustPython's own thread epilogue over a private thread-local, which threads
+//!   started here do not run.
+//!
+//! # Not finished, and what blocks it
+//!
+//! - `_local` clean-up: RustPython's threads clear their `_thread._local` dictionaries before
+//!   leaving the VM (`cleanup_thread_local_data`, over the private `LOCAL_GUARDS`); rustpython-vm
+//!   0.6.0 exposes neither, so on threads started here the dictionaries are dropped with the
+//!   thread's thread-locals, after the VM has been left.
+//! - A signal that the OS delivers to a thread other than the main one does not wake the main
+//!   thread's wait (RustPython's C handler does not call `signals::notify`); it is handled at the
+//!   wait's end, as in stock RustPython.
+//! - Fork: threads started here are marked done in a forked child by thread-core (FORK-3);
+//!   RustPython's own after-fork pass covers only its own handles.
 //!
 //! # Building
 //!
@@ -67,6 +81,7 @@ mod errors;
 mod lock;
 mod module;
 mod rlock;
+mod spawn;
 mod thread_info;
 mod wait;
 

@@ -2,8 +2,8 @@
 //!
 //! [`module_def`] builds a module definition named `_thread` whose functions are RustPython's
 //! own with pythread's put in their place, and whose exec slot runs RustPython's (its classes
-//! and constants) and then pythread's, which replaces `lock`, `LockType`, `RLock` and
-//! `TIMEOUT_MAX`, registers the interrupt check (see [`crate::wait`]) and puts a truthful
+//! and constants) and then pythread's, which replaces `lock`, `LockType`, `RLock`,
+//! `_ThreadHandle` and `TIMEOUT_MAX`, registers the interrupt check (see [`crate::wait`]) and puts a truthful
 //! `sys.thread_info` in place (see [`crate::thread_info`]).
 
 use std::sync::OnceLock;
@@ -18,10 +18,11 @@ pub(crate) mod pythread_thread {
     use rustpython_vm::builtins::PyTypeRef;
     use rustpython_vm::class::PyClassImpl;
     use rustpython_vm::function::OptionalArg;
-    use rustpython_vm::{PyResult, VirtualMachine};
+    use rustpython_vm::{PyObjectRef, PyRef, PyResult, VirtualMachine};
 
     use crate::lock::PyLock;
     use crate::rlock::PyRLock;
+    use crate::spawn::{self, PyThreadHandle};
 
     #[pyattr(name = "LockType")]
     fn lock_type(_vm: &VirtualMachine) -> PyTypeRef {
@@ -36,6 +37,47 @@ pub(crate) mod pythread_thread {
     #[pyattr(name = "RLock")]
     fn rlock(_vm: &VirtualMachine) -> PyTypeRef {
         PyRLock::make_static_type()
+    }
+
+    #[pyattr(name = "_ThreadHandle")]
+    fn thread_handle_type(_vm: &VirtualMachine) -> PyTypeRef {
+        PyThreadHandle::make_static_type()
+    }
+
+    /// `start_new_thread(function, args, kwargs={})`: starts a thread, returns its ident.
+    #[pyfunction]
+    fn start_new_thread(
+        function: PyObjectRef,
+        args: PyObjectRef,
+        kwargs: OptionalArg<PyObjectRef>,
+        vm: &VirtualMachine,
+    ) -> PyResult<u64> {
+        spawn::start_new_thread(function, args, kwargs, vm)
+    }
+
+    /// `start_joinable_thread(function, handle=None, daemon=True)`: starts a thread, returns its
+    /// handle.
+    #[pyfunction]
+    fn start_joinable_thread(
+        args: spawn::JoinableArgs,
+        vm: &VirtualMachine,
+    ) -> PyResult<PyRef<PyThreadHandle>> {
+        spawn::start_joinable_thread(args, vm)
+    }
+
+    /// `_make_thread_handle(ident)`: a handle on a thread pythread did not start.
+    #[pyfunction]
+    fn _make_thread_handle(
+        ident: PyObjectRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<PyRef<PyThreadHandle>> {
+        spawn::make_thread_handle(ident, vm)
+    }
+
+    /// `_shutdown()`: waits for the non-daemon threads.
+    #[pyfunction]
+    fn _shutdown(vm: &VirtualMachine) -> PyResult<()> {
+        spawn::shutdown(vm)
     }
 
     #[pyattr]

@@ -254,3 +254,70 @@ print(repr(rlock))
         "{output}"
     );
 }
+
+/// HANDLE-2 on RustPython: a main-thread `join` is interruptible like an acquire; the thread
+/// runs on and stays joinable.
+#[test]
+fn sigalrm_ends_a_main_thread_join_and_the_thread_stays_joinable() {
+    let output = run(&format!(
+        "{PRELUDE}
+release = _thread.allocate_lock()
+release.acquire()
+worker = threading.Thread(target=release.acquire)
+worker.start()
+signal.setitimer(signal.ITIMER_REAL, 0.05)
+timed(worker.join)
+print('alive', worker.is_alive())
+release.release()
+worker.join()
+print('alive', worker.is_alive())
+"
+    ));
+    let seconds = interrupted_after(&output);
+    assert!((0.04..1.0).contains(&seconds), "{output}");
+    assert!(output.contains("alive True\nalive False"), "{output}");
+}
+
+#[test]
+fn threads_started_on_thread_core_run_python_and_are_counted() {
+    let output = run(r#"
+import _thread, threading, time
+seen = []
+t = threading.Thread(target=lambda: seen.append(_thread.get_ident()))
+t.start(); t.join()
+print('ident', seen == [t.ident], t.is_alive())
+done = threading.Event()
+def body(a, b=0):
+    print('args', a, b, _thread._count())
+    done.set()
+_thread.start_new_thread(body, (1,), {'b': 2})
+done.wait(30)
+handle = _thread.start_joinable_thread(lambda: None)
+handle.join()
+print('handle', handle.is_done(), type(handle).__name__)
+try:
+    _thread._make_thread_handle(_thread.get_ident()).join()
+except RuntimeError as e:
+    print('RuntimeError', e)
+"#);
+    assert!(output.contains("ident True False"), "{output}");
+    assert!(output.contains("args 1 2 1"), "{output}");
+    assert!(output.contains("handle True _ThreadHandle"), "{output}");
+    assert!(
+        output.contains("RuntimeError Cannot join current thread"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_non_daemon_thread_is_waited_for_at_exit() {
+    let output = run(r#"
+import threading, time
+def late():
+    time.sleep(0.2)
+    print('non-daemon done', flush=True)
+threading.Thread(target=late).start()
+print('main done', flush=True)
+"#);
+    assert!(output.contains("main done\nnon-daemon done"), "{output}");
+}
