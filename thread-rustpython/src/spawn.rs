@@ -112,10 +112,11 @@ impl PyThreadHandle {
         zelf.handle.get().map_or(0, |h| h.ident().as_u64())
     }
 
-    /// Whether the thread has finished (or was marked done).
+    /// Whether the thread has finished (or was marked done); false before it is started (as
+    /// RustPython's, which `threading.Thread.__repr__` relies on).
     #[pymethod]
-    fn is_done(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult<bool> {
-        Ok(Self::started(vm, zelf)?.is_done())
+    fn is_done(zelf: &Py<Self>) -> bool {
+        zelf.handle.get().is_some_and(ThreadHandle::is_done)
     }
 
     /// Marks the thread done (for a thread pythread did not start, or a forked child's).
