@@ -37,7 +37,9 @@
 //!   acquire (stock RustPython's join waits on a parking_lot condition variable and is not).
 //!   Each thread runs Python in a RustPython VM thread (`vm.new_thread()`, public API), keeping
 //!   RustPython's books: `vm.state.thread_count` (`_count()`), the thread's frame slot
-//!   (`sys._current_frames()`, cleaned up by `cleanup_current_thread_frames`).
+//!   (`sys._current_frames()`, cleaned up by `cleanup_current_thread_frames`), the clean-up of
+//!   its `_thread._local` dictionaries while the VM is current (RustPython does it with a
+//!   private function; here thread-local destructor order does it, see the `spawn` module).
 //! - `sys.thread_info`: `("pthread", "futex", <libpthread version>)`, truthful for pythread.
 //!
 //! # What stays RustPython's, and why
@@ -57,10 +59,6 @@
 //!
 //! # Not finished, and what blocks it
 //!
-//! - `_local` clean-up: RustPython's threads clear their `_thread._local` dictionaries before
-//!   leaving the VM (`cleanup_thread_local_data`, over the private `LOCAL_GUARDS`); rustpython-vm
-//!   0.6.0 exposes neither, so on threads started here the dictionaries are dropped with the
-//!   thread's thread-locals, after the VM has been left.
 //! - A signal that the OS delivers to a thread other than the main one does not wake the main
 //!   thread's wait (RustPython's C handler does not call `signals::notify`); it is handled at the
 //!   wait's end, as in stock RustPython.

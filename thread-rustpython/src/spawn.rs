@@ -3,28 +3,32 @@
 //!
 //! A new thread is created by thread-core's [`Builder`] (its count, its done flag, its place in
 //! the non-daemon set that [`thread_core::shutdown`] waits for) and runs Python as a RustPython VM
-//! thread: `vm.new_thread()` makes the thread's VM, `ThreadedVirtualMachine::run` enters it
-//! (which registers the thread's frame slot, so `sys._current_frames()` sees it). Around the
+//! thread: `vm.new_thread()` makes the thread's VM, `attach_current_thread` enters it (which
+//! registers the thread's frame slot, so `sys._current_frames()` sees it). Around the
 //! function the thread keeps RustPython's own books as its `_thread` does — `vm.state.thread_count`
 //! (what `_count()` reports), the frame slot's clean-up (`cleanup_current_thread_frames`) — and
 //! reports an uncaught exception other than `SystemExit` through `sys.unraisablehook` with
 //! RustPython's message.
 //!
-//! What RustPython's own threads do and these cannot: clear the thread's `_thread._local`
-//! dictionaries while the VM is still entered. That clean-up (`cleanup_thread_local_data`, over a
-//! private thread-local) is private to rustpython-vm 0.6.0; here the dictionaries go when the
-//! thread's thread-locals are destroyed, after the VM has been left.
+//! RustPython's own threads clear their `_thread._local` dictionaries before leaving the VM with
+//! a private function; here the same clean-up runs from thread-local destructors while the VM is
+//! still current (see [`thread_body`]).
 //!
 //! A main-thread `join` (and `_shutdown`) waits detached in thread-core's `ThreadHandle::join`,
 //! which is interruptible there (HANDLE-2): a raising signal handler ends it with its exception,
 //! the thread runs on and stays joinable.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use rustpython_vm::builtins::{PyBaseExceptionRef, PyDictRef, PyStrRef, PyTupleRef, PyTypeRef};
 use rustpython_vm::function::{ArgCallable, FuncArgs, KwArgs, OptionalArg};
 use rustpython_vm::types::Representable;
+use rustpython_vm::vm::thread::{
+    CurrentVmAttachState, ThreadedVirtualMachine, attach_current_thread, release_current_thread,
+    with_current_vm,
+};
 use rustpython_vm::{
     AsObject, FromArgs, Py, PyObjectRef, PyPayload, PyRef, PyResult, VirtualMachine, pyclass,
 };
@@ -195,33 +199,56 @@ fn may_start(vm: &VirtualMachine) -> PyResult<()> {
     Ok(())
 }
 
+/// The VM a thread started here leaves at its exit; see [`thread_body`].
+struct LeaveAtExit(Option<CurrentVmAttachState>);
+
+impl Drop for LeaveAtExit {
+    fn drop(&mut self) {
+        let Some(state) = self.0.take() else {
+            return;
+        };
+        with_current_vm(|vm| {
+            rustpython_vm::vm::thread::cleanup_current_thread_frames(vm);
+            vm.state.thread_count.fetch_sub(1);
+        });
+        release_current_thread(state);
+    }
+}
+
+thread_local! {
+    static LEAVE_AT_EXIT: RefCell<LeaveAtExit> = const { RefCell::new(LeaveAtExit(None)) };
+}
+
 /// What a new thread runs, in the VM `thread` made for it.
+///
+/// The thread attaches with `attach_current_thread` (public) rather than a scoped
+/// `ThreadedVirtualMachine::run`, and leaves the VM from a thread-local destructor registered
+/// before any Python runs. Thread-local destructors run in reverse order of registration, so
+/// RustPython's own per-thread `_local` clean-up (a thread-local registered when the thread first
+/// touches a `_thread._local`) runs first, while the VM is still current: the dictionaries'
+/// contents are dropped with their `__del__` methods run, as RustPython's own threads do
+/// explicitly with a private function.
 fn thread_body(
-    thread: rustpython_vm::vm::thread::ThreadedVirtualMachine,
+    thread: ThreadedVirtualMachine,
     function: ArgCallable,
     args: FuncArgs,
 ) -> impl FnOnce() + Send + 'static {
     move || {
-        thread.run(move |vm| {
+        let state = attach_current_thread(move || thread);
+        LEAVE_AT_EXIT.with(|slot| slot.borrow_mut().0 = Some(state));
+        with_current_vm(move |vm| {
             vm.state.thread_count.fetch_add(1);
+            if let Err(exception) = function.invoke(args, vm)
+                && !exception.fast_isinstance(vm.ctx.exceptions.system_exit)
             {
-                // Dropped before the frame slot is cleaned up: a weakref callback run by the drop
-                // needs the slot.
-                let function = function;
-                if let Err(exception) = function.invoke(args, vm)
-                    && !exception.fast_isinstance(vm.ctx.exceptions.system_exit)
-                {
-                    let message = function
-                        .as_ref()
-                        .repr(vm)
-                        .ok()
-                        .map(|repr| format!("Exception ignored in thread started by {repr}"));
-                    vm.run_unraisable(exception, message, vm.ctx.none());
-                }
+                let message = function
+                    .as_ref()
+                    .repr(vm)
+                    .ok()
+                    .map(|repr| format!("Exception ignored in thread started by {repr}"));
+                vm.run_unraisable(exception, message, vm.ctx.none());
             }
-            rustpython_vm::vm::thread::cleanup_current_thread_frames(vm);
-            vm.state.thread_count.fetch_sub(1);
-        })
+        });
     }
 }
 

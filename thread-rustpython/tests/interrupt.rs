@@ -321,3 +321,23 @@ print('main done', flush=True)
 "#);
     assert!(output.contains("main done\nnon-daemon done"), "{output}");
 }
+
+/// A thread's `threading.local` values are dropped, their `__del__` run, when the thread ends
+/// (before its join returns), as on RustPython's own threads.
+#[test]
+fn a_threads_local_values_are_dropped_in_the_vm_when_it_ends() {
+    let output = run(r#"
+import threading
+local = threading.local()
+class Noisy:
+    def __del__(self):
+        print('del ran', flush=True)
+def body():
+    local.value = Noisy()
+t = threading.Thread(target=body)
+t.start()
+t.join()
+print('joined', flush=True)
+"#);
+    assert!(output.contains("del ran\njoined"), "{output}");
+}
