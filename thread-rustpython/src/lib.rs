@@ -115,13 +115,15 @@ pub fn module_def(ctx: &Context) -> &'static PyModuleDef {
 /// Adds pythread's `_thread` to an interpreter builder; call it after the standard library's
 /// modules are added (`init_stdlib`), so that it replaces RustPython's.
 ///
-/// ```no_run
+/// ```
 /// use rustpython::{InterpreterBuilder, InterpreterBuilderExt};
 ///
 /// let interpreter = thread_rustpython::install(InterpreterBuilder::new().init_stdlib()).build();
 /// interpreter.enter(|vm| {
 ///     let thread = vm.import("_thread", 0).unwrap();
-///     let _lock = thread.get_attr("allocate_lock", vm).unwrap().call((), vm).unwrap();
+///     let lock = thread.get_attr("allocate_lock", vm).unwrap().call((), vm).unwrap();
+///     let repr = lock.repr(vm).unwrap().to_string();
+///     assert!(repr.starts_with("<unlocked _thread.lock object at "), "{repr}");
 /// });
 /// ```
 pub fn install(builder: InterpreterBuilder) -> InterpreterBuilder {
