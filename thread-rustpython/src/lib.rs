@@ -71,7 +71,9 @@
 //! test --workspace` of pythread never builds it). RustPython 0.6.0 needs Rust 1.96 (its ruff
 //! crates, 0.16.5; 0.16.10 needs 1.97, and `rust-version = "1.96"` keeps the resolver at 0.16.5),
 //! above the workspace's stable 1.95: `rust-toolchain.toml` selects the installed nightly for
-//! this crate alone. The lockfile pins `malachite-bigint` to 0.12 (a fresh resolve also pulls
+//! this crate alone (built and tested with `rustc 1.97.0-nightly (e50aa6fba 2026-05-19)`; the
+//! channel is not pinned to that date because rustup would then download it instead of using the
+//! installed `nightly`). The lockfile pins `malachite-bigint` to 0.12 (a fresh resolve also pulls
 //! 0.14, which does not compile beside it: `cargo update -p malachite-bigint@0.14.0 --precise
 //! 0.12.0`). The release profile is opt-level 1 (see `Cargo.toml`). Features: RustPython's
 //! defaults without `ssl-rustls-aws-lc`, `mimalloc` and `doc` (`threading`, `stdlib`, `stdio`,

@@ -207,10 +207,7 @@ impl Drop for LeaveAtExit {
         let Some(state) = self.0.take() else {
             return;
         };
-        with_current_vm(|vm| {
-            rustpython_vm::vm::thread::cleanup_current_thread_frames(vm);
-            vm.state.thread_count.fetch_sub(1);
-        });
+        with_current_vm(rustpython_vm::vm::thread::cleanup_current_thread_frames);
         release_current_thread(state);
     }
 }
@@ -248,6 +245,10 @@ fn thread_body(
                     .map(|repr| format!("Exception ignored in thread started by {repr}"));
                 vm.run_unraisable(exception, message, vm.ctx.none());
             }
+            // `_count()` falls before the function is released, so whoever waits for that
+            // release (a weak reference's callback, as CPython's `test__count` does) sees it.
+            vm.state.thread_count.fetch_sub(1);
+            drop(function);
         });
     }
 }

@@ -18,8 +18,10 @@
 //! per test to a results file, with a per-test deadline (`faulthandler.dump_traceback_later(exit=
 //! True)`); a test that hangs or kills the interpreter counts as failed and the suite goes on in a
 //! fresh process with the tests after it. The tests' own output is kept in
-//! `target/rustpython/logs/`. The run fails when the crate's tests fail, or when a test that
-//! passes on stock RustPython does not pass on pythread (each such test is listed).
+//! `target/rustpython/logs/`. The run fails when the crate's tests fail, when a test that
+//! passes on stock RustPython does not pass on pythread (each such test is listed), or when
+//! `test_threadsignals`' lock and RLock interruption tests (which stock RustPython skips) do not
+//! pass on pythread.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -33,6 +35,13 @@ const SUITES: [&str; 3] = [
     "test.test_thread",
     "test.test_threadsignals",
     "test.test_threading",
+];
+
+/// The tests that must pass on pythread (the "done when"): the interruption tests, which
+/// stock RustPython skips.
+const MUST_PASS: [&str; 2] = [
+    "test.test_threadsignals.ThreadSignals.test_lock_acquire_interruption",
+    "test.test_threadsignals.ThreadSignals.test_rlock_acquire_interruption",
 ];
 
 /// Where CPython 3.13's `test` package is found.
@@ -358,6 +367,13 @@ pub(crate) fn rustpython(root: &Path) -> Result<bool, String> {
         for (id, outcome) in &stock_outcomes {
             if *outcome == Outcome::Passed && ours.get(id) != Some(&Outcome::Passed) {
                 println!("  passes on stock, not on pythread: {id}");
+                ok = false;
+            }
+        }
+        let prefix = format!("{suite}.");
+        for id in MUST_PASS.iter().filter(|id| id.starts_with(&prefix)) {
+            if ours.get(*id) != Some(&Outcome::Passed) {
+                println!("  must pass on pythread, did not: {id}");
                 ok = false;
             }
         }
