@@ -331,6 +331,37 @@ impl RLock {
 }
 
 impl RLock {
+    /// A snapshot of `(owner, count)` that any thread may take, for a binding's `repr`
+    /// (RLOCK-4): `(None, 0)` when free. Not for synchronisation: the lock may change hands
+    /// right after.
+    ///
+    /// ```
+    /// let rlock = thread_lock::RLock::new();
+    /// assert_eq!(rlock.owner_and_count(), (None, 0));
+    /// let _a = rlock.lock();
+    /// let _b = rlock.lock();
+    /// let me = thread_core::get_ident();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert_eq!(rlock.owner_and_count(), (Some(me), 2)));
+    /// });
+    /// ```
+    pub fn owner_and_count(&self) -> (Option<Ident>, usize) {
+        if !self.locked() {
+            return (None, 0);
+        }
+        // Relaxed snapshots (see "Implementation details"); an owner of 0 means the holder has
+        // not stored itself yet, or is leaving.
+        let owner = Ident::from_u64(self.owner.load(Relaxed));
+        let count = if owner.is_some() {
+            self.count.load(Relaxed)
+        } else {
+            0
+        };
+        (owner, count)
+    }
+}
+
+impl RLock {
     /// Not part of the API: how many threads are parked on this lock right now (for tests).
     #[doc(hidden)]
     pub fn __waiters(&self) -> usize {

@@ -152,6 +152,30 @@ fn debug_shows_state_owner_and_count() {
     );
 }
 
+/// proves: RLOCK-4
+#[test]
+fn owner_and_count_is_readable_from_another_thread() {
+    let rlock = RLock::new();
+    assert_eq!(rlock.owner_and_count(), (None, 0));
+    rlock.acquire(true, -1.0).unwrap();
+    rlock.acquire(true, -1.0).unwrap();
+    rlock.acquire(true, -1.0).unwrap();
+    let me = get_ident();
+    thread::scope(|s| {
+        s.spawn(|| {
+            // Not the owner: recursion_count() says 0, the snapshot says who holds it.
+            assert_eq!(rlock.recursion_count(), 0);
+            assert_eq!(rlock.owner_and_count(), (Some(me), 3));
+        });
+    });
+    for _ in 0..3 {
+        rlock.release().unwrap();
+    }
+    thread::scope(|s| {
+        s.spawn(|| assert_eq!(rlock.owner_and_count(), (None, 0)));
+    });
+}
+
 /// proves: RLOCK-5
 #[test]
 fn is_owned_and_recursion_count_are_per_thread() {

@@ -11,6 +11,7 @@ mod bench;
 mod clauses;
 mod cpython;
 mod python;
+mod rustpython;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         }
         Some("bench") => bench::bench(&root, &args[1..]),
         Some("cpython") => cpython::cpython(&root),
+        Some("rustpython") => rustpython::rustpython(&root),
         Some("python") => match python::find() {
             Ok(found) => {
                 println!("{} {}", found.program.display(), found.version_string());
