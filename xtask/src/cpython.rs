@@ -32,6 +32,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::clauses;
 use crate::python;
 
 /// The known differences, one line each: `<test id> <CLAUSE> <why>`.
@@ -608,6 +609,27 @@ pub(crate) fn cpython(root: &Path) -> Result<bool, String> {
         ok = false;
         println!("  {OWN_MODULE} did not run ({})", own.check);
     }
+
+    // For the clause report (`cargo xtask verify`, `cargo xtask report`).
+    let py_results = clauses::PyVersionResults {
+        version: python.version_string(),
+        broken: (!own.check_ok).then(|| own.check.clone()),
+        outcomes: own
+            .outcomes
+            .iter()
+            .map(|(test, outcome)| {
+                let outcome = match outcome {
+                    Outcome::Passed => clauses::Outcome::Passed,
+                    Outcome::Failed => clauses::Outcome::Failed,
+                    Outcome::Skipped => clauses::Outcome::Ignored,
+                };
+                (test.clone(), outcome)
+            })
+            .collect(),
+    };
+    let results_file = root.join(clauses::PY_RESULTS_FILE);
+    fs::write(&results_file, clauses::py_results_json(&[py_results]))
+        .map_err(|e| format!("{}: {e}", results_file.display()))?;
 
     println!(
         "cpython: logs in {}; {:.0}s in all",
