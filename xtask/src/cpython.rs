@@ -61,9 +61,9 @@ const DIFFERENCES_FILE: &str = "xtask/src/cpython-differences.txt";
 const DRIVER: &str = include_str!("cpython/driver.py");
 
 /// CPython's suites that exercise `_thread`, directly or through `threading`, in the order they
-/// run (about 40 s a mode on 3.13; see the README for the measured times). Left out as too slow
-/// for what they add: `test_concurrent_futures` beyond its thread-pool tests (two minutes a
-/// mode, mostly process pools), `test_logging`, multiprocessing's thread-backed tests.
+/// run (about 35 s a mode and version on a 2-core machine). Left out as too slow for what they
+/// add: `test_concurrent_futures` beyond its thread-pool tests (two minutes a mode, mostly
+/// process pools), `test_logging`, multiprocessing's thread-backed tests.
 const SUITES: [&str; 8] = [
     "test.test_thread",
     "test.test_threading",
@@ -299,9 +299,12 @@ struct Tally {
     failed: usize,
 }
 
-/// Which of the suites this version's `test` package has.
-fn available_suites(venv_python: &Path, wanted: &[String]) -> Result<Vec<String>, String> {
+/// Which of the suites this version's `test` package has (looked for from the driver's
+/// directory, which is first on the driver's `sys.path`).
+fn available_suites(runner: &Runner, wanted: &[String]) -> Result<Vec<String>, String> {
+    let venv_python = &runner.python;
     let output = Command::new(venv_python)
+        .current_dir(runner.driver.parent().unwrap_or(Path::new(".")))
         .args(["-c", HAS_MODULES])
         .args(wanted)
         .env_remove("PYTHONPATH")
@@ -428,6 +431,13 @@ fn run_suites(
                     .map_or(String::new(), |why| format!(" (not re-run: {why})"));
                 println!("  DIFFERS: {test}: {}{why}", difference.shown());
             }
+        }
+        if !differences.is_empty() {
+            println!(
+                "  logs: {} and {} (re-runs beside them)",
+                builtin.log.display(),
+                ours.log.display()
+            );
         }
     }
     for listed in known.iter().filter(|k| k.applies_to(version)) {
@@ -563,10 +573,11 @@ fn run_version(
         driver: root.join("target").join("cpython").join("driver.py"),
         logs,
         path: None,
+        cwd: work.clone(),
     };
 
     let wanted = suites();
-    let suites = available_suites(&venv_python, &wanted)?;
+    let suites = available_suites(&runner, &wanted)?;
     for missing in wanted.iter().filter(|m| !suites.contains(m)) {
         println!("{version} {missing}: not in this CPython's test package, skipped");
     }

@@ -111,7 +111,7 @@ pub(crate) fn rerun(
 ) -> Result<(), String> {
     let too_many = differences.len() > MAX_RERUN_TESTS;
     let started = Instant::now();
-    for (index, difference) in differences.iter_mut().enumerate() {
+    for difference in differences.iter_mut() {
         if too_many {
             difference.not_rerun = Some("too many differences in this module to be chance");
             continue;
@@ -130,7 +130,7 @@ pub(crate) fn rerun(
                 break;
             }
             for mode in [Mode::Builtin, Mode::Pythread] {
-                let label = format!("rerun{index}-{round}");
+                let label = format!("{}.rerun{round}", difference.test);
                 let run = runner.run(&difference.test, mode, &label)?;
                 let outcome = if run.check_ok {
                     run.outcomes.get(&difference.test).copied()

@@ -95,14 +95,16 @@ impl Run {
     }
 }
 
-/// Where a run happens: the venv's interpreter, the driver, the directory for its files, and a
-/// directory the driver puts first on `sys.path` (for pythread's own tests).
+/// Where a run happens: the venv's interpreter, the driver, the directory for its files, a
+/// directory the driver puts first on `sys.path` (for pythread's own tests), and the working
+/// directory (CPython's tests make their temporary files in it).
 #[derive(Debug, Clone)]
 pub(crate) struct Runner {
     pub(crate) python: PathBuf,
     pub(crate) driver: PathBuf,
     pub(crate) logs: PathBuf,
     pub(crate) path: Option<PathBuf>,
+    pub(crate) cwd: PathBuf,
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -177,6 +179,7 @@ impl Runner {
                 .arg(&skip)
                 .args(&self.path)
                 .env_remove("PYTHONPATH")
+                .current_dir(&self.cwd)
                 .stdin(Stdio::null())
                 .stdout(file.try_clone().map_err(|e| e.to_string())?)
                 .stderr(file)
@@ -237,6 +240,7 @@ impl Runner {
             run.hung.push(culprit);
         }
         fs::write(&log, &log_text).map_err(|e| format!("{}: {e}", log.display()))?;
+        let _ = fs::remove_file(&skip);
         Ok(run)
     }
 }
