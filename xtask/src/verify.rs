@@ -106,6 +106,17 @@ fn export_python() -> Result<(), String> {
         }
         Err(not_found) => println!("python: NOT FOUND, differential runs will skip: {not_found}"),
     }
+    match python::find_312() {
+        Some(found) => {
+            println!(
+                "python 3.12: {} ({})",
+                found.program.display(),
+                found.version_string()
+            );
+            set_env("PYTHREAD_PYTHON312", &found.program);
+        }
+        None => println!("python 3.12: not found, 3.12 differential runs skip"),
+    }
     match python::find_313() {
         Some(found) => {
             println!(
