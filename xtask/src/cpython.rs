@@ -22,8 +22,11 @@
 //! reported at once, and that version's pythread runs stop there — then runs the tests with a
 //! per-test timeout (`faulthandler.dump_traceback_later(exit=True)`, 60 s,
 //! `PYTHREAD_CPYTHON_TIMEOUT` overrides it), one line per test to a results file. A test that
-//! hangs or kills the process is recorded as failed and the run goes on with the tests after it.
-//! The tests' own output is kept in `target/cpython/<version>/logs/`.
+//! hangs or kills the process is recorded as failed and the run goes on with the tests after it
+//! — up to [`run::MAX_HUNG`] such tests a run; after [`MAX_HUNG_PER_VERSION`] on pythread, its
+//! later runs on that version are left out — so that a pythread that deadlocks everywhere costs
+//! minutes, not a timeout per test. The tests' own output is kept in
+//! `target/cpython/<version>/logs/`.
 //!
 //! A test whose outcome (passed / failed / skipped) differs between the two modes is run again
 //! alone, a few times in each mode, so that a suite's timing-dependent test cannot make the
@@ -296,7 +299,7 @@ fn interpreters() -> Result<(Vec<Python>, Vec<String>), String> {
     Ok((found, notices))
 }
 
-/// What one version's run found.
+/// How many tests passed and failed, over every version.
 #[derive(Debug, Default)]
 struct Tally {
     passed: usize,
@@ -527,10 +530,16 @@ fn run_own_tests(
             run.summary(),
             secs(started.elapsed())
         );
-        if run.outcomes.is_empty() {
+        if run.outcomes.is_empty() || run.gave_up {
+            // The tests that did not run are unknown: none of this version's results proves.
+            let why = if run.gave_up {
+                format!("{module} stopped after {} tests hung", run::MAX_HUNG)
+            } else {
+                format!("{module}: no test ran")
+            };
+            println!("  {why}; see {}", run.log.display());
             tally.failed += 1;
-            results.broken = Some(format!("{module}: no test ran"));
-            println!("  {module}: no test ran; see {}", run.log.display());
+            results.broken = Some(why);
         }
         for (test, outcome) in &run.outcomes {
             let outcome = match outcome {
