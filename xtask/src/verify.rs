@@ -2,7 +2,9 @@
 //!
 //! Each step runs in its own process group with a hard timeout (a hung test must not stall CI)
 //! and a budget that is only reported, so that a step growing towards its timeout is seen early.
-//! The test logs are kept under `target/verify/` for the clause report and for reading failures.
+//! The test logs are kept under `target/verify/` for the clause report and for reading failures;
+//! the report also counts the Python-level tests, from the results the last `cargo xtask cpython`
+//! left in `target/cpython/results.json` (CI runs that one first).
 
 use std::fs::{self, File};
 use std::os::unix::process::CommandExt;
