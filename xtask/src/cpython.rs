@@ -64,10 +64,15 @@ const DIFFERENCES_FILE: &str = "xtask/src/cpython-differences.txt";
 const DRIVER: &str = include_str!("cpython/driver.py");
 
 /// CPython's suites that exercise `_thread`, directly or through `threading`, in the order they
-/// run (about 35 s a mode and version on a 2-core machine). Left out as too slow for what they
-/// add: `test_concurrent_futures` beyond its thread-pool tests (two minutes a mode, mostly
-/// process pools), `test_logging`, multiprocessing's thread-backed tests.
-const SUITES: [&str; 8] = [
+/// run: the thread suites, then suites of modules built on threads and locks (queues, thread-local
+/// data, imports and temporary files from many threads, thread pools, `sched`, `contextvars` in
+/// threads, `lru_cache` and weak dictionaries under threads, `sys._current_frames` keyed by
+/// thread ident, threading socket servers). About 45 s a mode and version on a 2-core machine.
+/// Left out as too slow for what they add: `test_signal` (40-50 s a mode, mostly the signal
+/// module itself; `test_threadsignals` covers lock waits and signals), `test_concurrent_futures`
+/// beyond its thread-pool tests (two minutes a mode, mostly process pools), `test_logging` (a
+/// minute), multiprocessing's thread-backed tests.
+const SUITES: [&str; 14] = [
     "test.test_thread",
     "test.test_threading",
     "test.test_threadsignals",
@@ -76,6 +81,12 @@ const SUITES: [&str; 8] = [
     "test.test_threadedtempfile",
     "test.test_importlib.test_threaded_import",
     "test.test_concurrent_futures.test_thread_pool",
+    "test.test_sched",
+    "test.test_context",
+    "test.test_functools",
+    "test.test_weakref",
+    "test.test_sys",
+    "test.test_socketserver",
 ];
 
 /// The suites to run: `PYTHREAD_CPYTHON_MODULES` (comma-separated) overrides [`SUITES`], e.g. to
