@@ -288,18 +288,16 @@ fn python_results(root: &Path) -> Result<(Vec<clauses::PyVersionResults>, String
         .and_then(|written| written.elapsed().ok())
         .map_or_else(|| "?".to_owned(), format_duration);
     let versions: Vec<&str> = runs.iter().map(|r| r.version.as_str()).collect();
-    Ok((
-        runs.clone(),
-        format!(
-            "python tests: {} (written {age} ago; CPython {})",
-            clauses::PY_RESULTS_FILE,
-            if versions.is_empty() {
-                "none".to_owned()
-            } else {
-                versions.join(", ")
-            }
-        ),
-    ))
+    let source = format!(
+        "python tests: {} (written {age} ago; CPython {})",
+        clauses::PY_RESULTS_FILE,
+        if versions.is_empty() {
+            "none".to_owned()
+        } else {
+            versions.join(", ")
+        }
+    );
+    Ok((runs, source))
 }
 
 /// Prints the clause-by-clause report from the test logs and the Python-level tests' results,
