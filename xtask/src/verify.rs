@@ -2,7 +2,9 @@
 //!
 //! Each step runs in its own process group with a hard timeout (a hung test must not stall CI)
 //! and a budget that is only reported, so that a step growing towards its timeout is seen early.
-//! The test logs are kept under `target/verify/` for the clause report and for reading failures.
+//! The test logs are kept under `target/verify/` for the clause report and for reading failures;
+//! the report also counts the Python-level tests, from the results the last `cargo xtask cpython`
+//! left in `target/cpython/results.json` (CI runs that one first).
 
 use std::fs::{self, File};
 use std::os::unix::process::CommandExt;
@@ -105,6 +107,17 @@ fn export_python() -> Result<(), String> {
             return Err(format!("{not_found}; CI=true needs one"));
         }
         Err(not_found) => println!("python: NOT FOUND, differential runs will skip: {not_found}"),
+    }
+    match python::find_312() {
+        Some(found) => {
+            println!(
+                "python 3.12: {} ({})",
+                found.program.display(),
+                found.version_string()
+            );
+            set_env("PYTHREAD_PYTHON312", &found.program);
+        }
+        None => println!("python 3.12: not found, 3.12 differential runs skip"),
     }
     match python::find_313() {
         Some(found) => {
@@ -255,18 +268,55 @@ pub(crate) fn verify(root: &Path) -> Result<bool, String> {
     Ok(all_passed)
 }
 
-/// Prints the clause-by-clause report from the test logs and returns whether it holds and its
-/// summary line.
+/// The Python-level tests' results that the last `cargo xtask cpython` left, with a line saying
+/// where they come from (none yet is no error: the Python markers then show "not run").
+fn python_results(root: &Path) -> Result<(Vec<clauses::PyVersionResults>, String), String> {
+    let path = root.join(clauses::PY_RESULTS_FILE);
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok((
+            Vec::new(),
+            format!(
+                "python tests: no {} yet (`cargo xtask cpython` writes it)",
+                clauses::PY_RESULTS_FILE
+            ),
+        ));
+    };
+    let runs = clauses::parse_py_results(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let age = fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|written| written.elapsed().ok())
+        .map_or_else(|| "?".to_owned(), format_duration);
+    let versions: Vec<&str> = runs.iter().map(|r| r.version.as_str()).collect();
+    let source = format!(
+        "python tests: {} (written {age} ago; CPython {})",
+        clauses::PY_RESULTS_FILE,
+        if versions.is_empty() {
+            "none".to_owned()
+        } else {
+            versions.join(", ")
+        }
+    );
+    Ok((runs, source))
+}
+
+/// Prints the clause-by-clause report from the test logs and the Python-level tests' results,
+/// and returns whether it holds and its summary line.
 pub(crate) fn clause_report(root: &Path, logs: &[PathBuf]) -> Result<(bool, String), String> {
     let clauses = clauses::load_clauses(&root.join("conformance").join("clauses.toml"))?;
     let markers = clauses::scan_markers(root, &clauses::workspace_sources(root))?;
+    let py_markers = clauses::workspace_py_markers(root)?;
     let mut results = Vec::new();
     for log in logs {
         let text = fs::read_to_string(log).unwrap_or_default();
         results.extend(clauses::parse_results(&text));
     }
-    let report = clauses::report(&clauses, &markers, &results);
+    let (py_runs, py_source) = python_results(root)?;
+    let mut proofs = clauses::rust_proofs(&markers, &results);
+    proofs.extend(clauses::py_proofs(&py_markers, &py_runs));
+    let report = clauses::report(&clauses, &proofs, clauses::test_counts(&results, &py_runs));
     println!("{}", report.text);
+    println!("{py_source}");
     for error in &report.errors {
         println!("error: {error}");
     }
