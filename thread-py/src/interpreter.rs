@@ -165,6 +165,8 @@ pub(crate) struct Profile {
     /// 3.11/3.12: `lock.locked()` and `release()` read the flag `acquire` sets with the GIL
     /// held, not the OS lock (see `crate::lock::LockState`).
     pub(crate) locked_is_flag: bool,
+    /// 3.11/3.12: `RLock`'s `repr` shows its owner as a signed long (`%ld`); 3.13 unsigned.
+    pub(crate) rlock_owner_signed: bool,
     /// Whether `start_new_thread` raises the `_thread.start_new_thread` audit event (3.12+).
     pub(crate) audits_start_new_thread: bool,
     pub(crate) unraisable: Unraisable,
@@ -234,6 +236,7 @@ impl Profile {
                 c"timestamp too large to convert to C _PyTime_t"
             },
             locked_is_flag: !at_least(13),
+            rlock_owner_signed: !at_least(13),
             audits_start_new_thread: at_least(12),
             unraisable,
             finalizing_refusal: match (version.1, capi::symbol(c"Py_IsFinalizing")) {

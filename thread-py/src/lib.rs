@@ -376,19 +376,25 @@ fn pythread(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // by it) and their messages ("_thread.get_ident() takes no arguments") say so.
     let module_name = pyo3::types::PyString::new(py, "_thread");
     for (definition, aliases) in functions() {
-        let definition: &'static mut ffi::PyMethodDef = Box::leak(Box::new(definition));
-        // SAFETY: the definition is leaked (it outlives the function); we hold the GIL.
-        let function = unsafe {
-            Bound::from_owned_ptr_or_err(
-                py,
-                ffi::PyCFunction_NewEx(definition, m.as_ptr(), module_name.as_ptr()),
-            )?
-        };
-        // SAFETY: `ml_name` is a static C string.
-        let name = unsafe { CStr::from_ptr(definition.ml_name) }.to_string_lossy();
-        m.add(&*name, &function)?;
-        for alias in aliases {
-            m.add(alias.to_string_lossy(), &function)?;
+        // Each alias is a function of its own, named as itself, as CPython's are: `exit_thread`'s
+        // argument error names `exit_thread()`, and `_thread.exit_thread is not _thread.exit`.
+        let named =
+            std::iter::once(definition).chain(aliases.iter().map(|alias| ffi::PyMethodDef {
+                ml_name: alias.as_ptr(),
+                ..definition
+            }));
+        for definition in named {
+            let definition: &'static mut ffi::PyMethodDef = Box::leak(Box::new(definition));
+            // SAFETY: the definition is leaked (it outlives the function); we hold the GIL.
+            let function = unsafe {
+                Bound::from_owned_ptr_or_err(
+                    py,
+                    ffi::PyCFunction_NewEx(definition, m.as_ptr(), module_name.as_ptr()),
+                )?
+            };
+            // SAFETY: `ml_name` is a static C string.
+            let name = unsafe { CStr::from_ptr(definition.ml_name) }.to_string_lossy();
+            m.add(&*name, &function)?;
         }
     }
     m.add("TIMEOUT_MAX", thread_lock::TIMEOUT_MAX)?;
