@@ -983,6 +983,31 @@ class AsTheBuiltinForUsers(unittest.TestCase):
         self.assertTrue(ours["_acquire_restore((2, 0))"][1].startswith(
             "<locked _thread.RLock object owner=0 count=2"))
 
+    # proves: PY-1, SPAWN-9
+    def test_thread_states_carry_the_threads_idents(self):
+        # The import checked the thread-state layout; new threads' states then hold their own
+        # idents, which `sys._current_frames()` keys on (and faulthandler prints).
+        code = textwrap.dedent("""
+            import json, sys, threading, _thread
+            seen = {}
+            inside, leave = threading.Event(), threading.Event()
+            def body():
+                seen["ident listed"] = _thread.get_ident() in sys._current_frames()
+                seen["native"] = threading.get_native_id() == _thread.get_native_id()
+                inside.set()
+                leave.wait()
+            done = _thread.allocate_lock(); done.acquire()
+            _thread.start_new_thread(lambda: (body(), done.release()), ())
+            inside.wait()
+            seen["main listed"] = threading.main_thread().ident in sys._current_frames()
+            seen["count"] = len(sys._current_frames())
+            leave.set(); done.acquire()
+            print(json.dumps(seen))
+        """)
+        builtin, ours = run_both(code)
+        self.assertEqual(ours, builtin)
+        self.assertIn('"ident listed": true', ours)
+
     # proves: PY-1
     def test_repr_weakref_pickle_copy_as_the_builtin(self):
         self.compare(OBJECTS)
