@@ -1008,6 +1008,70 @@ class AsTheBuiltinForUsers(unittest.TestCase):
         self.assertEqual(ours, builtin)
         self.assertIn('"ident listed": true', ours)
 
+    # proves: PY-10, PY-3
+    def test_signal_handlers_that_return_or_release_during_waits(self):
+        code = textwrap.dedent("""
+            import json, signal, threading, time, _thread
+            lock = _thread.allocate_lock(); lock.acquire()
+            rlock = _thread.RLock(); freed = threading.Event(); held = threading.Event()
+            def holder():
+                rlock.acquire(); held.set(); freed.wait(30); rlock.release()
+            threading.Thread(target=holder, daemon=True).start()
+            held.wait()
+            out = {}
+            def timed(key, wait, low, high):
+                started = time.monotonic()
+                result = wait()
+                elapsed = time.monotonic() - started
+                out[key] = [result, low <= elapsed < high]
+            # A handler that returns: the wait goes on to its deadline.
+            signal.signal(signal.SIGALRM, lambda s, f: None)
+            signal.setitimer(signal.ITIMER_REAL, 0.02)
+            timed("handler returns", lambda: lock.acquire(timeout=0.3), 0.3, 10)
+            signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+            timed("repeated signals", lambda: lock.acquire(timeout=0.3), 0.3, 10)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            # A handler that frees what the wait waits for: the wait takes it.
+            signal.signal(signal.SIGALRM, lambda s, f: lock.release())
+            signal.setitimer(signal.ITIMER_REAL, 0.02)
+            timed("handler releases the lock", lambda: lock.acquire(timeout=20), 0, 10)
+            signal.signal(signal.SIGALRM, lambda s, f: freed.set())
+            signal.setitimer(signal.ITIMER_REAL, 0.02)
+            timed("handler frees the RLock", lambda: rlock.acquire(timeout=20), 0, 10)
+            print(json.dumps(out))
+        """)
+        builtin, ours = self.compare(code)
+        self.assertEqual(ours["handler returns"], [False, True])
+        self.assertEqual(ours["repeated signals"], [False, True])
+        self.assertEqual(ours["handler releases the lock"], [True, True])
+        self.assertEqual(ours["handler frees the RLock"], [True, True])
+
+    # proves: PY-3, LOCK-4, LOCK-5
+    def test_timeouts_through_threading_as_the_builtin(self):
+        code = textwrap.dedent("""
+            import json, queue, threading, _thread
+            def outcome(call):
+                try:
+                    return ["ok", repr(call())]
+                except BaseException as error:
+                    return [type(error).__name__, str(error)]
+            M = _thread.TIMEOUT_MAX
+            values = [M, M + 1, M * 2, int(M), int(M) + 1, 2**33, 2**62, 9.3e9, 1e-9, 5e-324, -1,
+                      -1.0, -1e-300, -0.0, float("nan"), float("inf"), True]
+            out = {}
+            for v in values:
+                out["lock %r" % v] = outcome(lambda: _thread.allocate_lock().acquire(timeout=v))
+                out["rlock %r" % v] = outcome(lambda: _thread.RLock().acquire(timeout=v))
+                out["event %r" % v] = outcome(
+                    lambda: (lambda e: (e.set(), e.wait(v))[1])(threading.Event()))
+                out["queue %r" % v] = outcome(
+                    lambda: (lambda q: (q.put(1), q.get(timeout=v))[1])(queue.Queue()))
+                out["join %r" % v] = outcome(
+                    lambda: (lambda t: (t.start(), t.join(), t.join(v))[2])(threading.Thread(target=int)))
+            print(json.dumps(out))
+        """)
+        self.compare(code)
+
     # proves: PY-1
     def test_repr_weakref_pickle_copy_as_the_builtin(self):
         self.compare(OBJECTS)
