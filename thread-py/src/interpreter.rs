@@ -78,9 +78,121 @@ pub(crate) enum ThreadStates {
     InChild,
 }
 
-/// Where `PyThreadState.thread_id` and `native_thread_id` are on 3.11 and 3.13 (64-bit), from
-/// the versions' public `Include/cpython/pystate.h`.
+/// Where `PyThreadState.thread_id` and `native_thread_id` are on 3.11 and 3.13 (LP64, release
+/// builds), from the versions' public `Include/cpython/pystate.h`; checked at import by
+/// [`check_layouts`].
 const THREAD_ID_OFFSETS: (usize, usize) = (152, 160);
+
+/// Where 3.12's `PyInterpreterState` (Include/internal/pycore_interp.h, LP64, release builds)
+/// keeps the fields read here: `id` (an `int64_t` after `next`), `_initialized` and `finalizing`
+/// (two `int`s after `id_refcount`, `requires_idref` and `id_mutex`). 3.12 exports nothing that
+/// reads `finalizing`, the flag its `start_new_thread` checks; `id` and `_initialized` are read
+/// only to check the layout at import.
+struct InterpreterOffsets {
+    id: usize,
+    initialized: usize,
+    finalizing: usize,
+}
+
+const INTERPRETER_OFFSETS: InterpreterOffsets = InterpreterOffsets {
+    id: 8,
+    initialized: 40,
+    finalizing: 44,
+};
+
+/// Refuses a build whose layouts this module cannot trust: a debug (`d`) or free-threaded (`t`)
+/// build (`sys.abiflags`), or a platform whose pointers are not 64 bits. `Err` is the text of
+/// the `ImportError`.
+pub(crate) fn check_build(abiflags: &str) -> Result<(), String> {
+    if cfg!(not(target_pointer_width = "64")) {
+        return Err("pythread supports 64-bit platforms only".to_owned());
+    }
+    if abiflags.contains('d') {
+        return Err(format!(
+            "pythread does not support debug builds of CPython (sys.abiflags {abiflags:?})"
+        ));
+    }
+    if abiflags.contains('t') {
+        return Err(format!(
+            "pythread does not support free-threaded builds of CPython (sys.abiflags {abiflags:?})"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks, at import, that the fields this module reads at fixed offsets are where it expects
+/// them in the running interpreter: on 3.11 and 3.13 the calling thread's `PyThreadState` holds
+/// its own `get_ident()` and `get_native_id()` at [`THREAD_ID_OFFSETS`]; on 3.12 the current
+/// interpreter holds its `PyInterpreterState_GetID()`, 1 and 0 (not finalizing) at
+/// [`INTERPRETER_OFFSETS`]. `Err` is the text of the `ImportError`.
+///
+/// # Safety
+///
+/// The caller holds the GIL.
+pub(crate) unsafe fn check_layouts(profile: &Profile) -> Result<(), String> {
+    if matches!(
+        profile.thread_states,
+        ThreadStates::Prealloc311 { .. } | ThreadStates::New313 { .. }
+    ) {
+        // SAFETY: we hold the GIL (contract), so the calling thread has a thread state, at
+        // least 168 bytes long in every release build of 3.11 and 3.13; `unsigned long` is a
+        // u64 on the 64-bit platforms `check_build` lets through.
+        let (thread_id, native_thread_id) = unsafe {
+            let base = ffi::PyThreadState_Get().cast::<u8>();
+            (
+                base.add(THREAD_ID_OFFSETS.0)
+                    .cast::<std::ffi::c_ulong>()
+                    .read(),
+                base.add(THREAD_ID_OFFSETS.1)
+                    .cast::<std::ffi::c_ulong>()
+                    .read(),
+            )
+        };
+        let expected = (
+            thread_core::get_ident().as_u64(),
+            thread_core::get_native_id(),
+        );
+        if (thread_id, native_thread_id) != (expected.0, expected.1 as u64) {
+            return Err(format!(
+                "pythread: this interpreter's PyThreadState layout is not the one pythread was \
+                 written for (thread ids at bytes {}, {}: found {thread_id}, {native_thread_id}, \
+                 expected {}, {})",
+                THREAD_ID_OFFSETS.0, THREAD_ID_OFFSETS.1, expected.0, expected.1
+            ));
+        }
+    }
+    if matches!(
+        profile.finalizing_refusal,
+        FinalizingRefusal::InterpreterFinalizing
+    ) {
+        // SAFETY: we hold the GIL, so there is a current interpreter, larger than 48 bytes.
+        let (id, initialized, finalizing, expected_id) = unsafe {
+            let interpreter = ffi::PyInterpreterState_Get();
+            let base = interpreter.cast::<u8>();
+            (
+                base.add(INTERPRETER_OFFSETS.id).cast::<i64>().read(),
+                base.add(INTERPRETER_OFFSETS.initialized)
+                    .cast::<c_int>()
+                    .read(),
+                base.add(INTERPRETER_OFFSETS.finalizing)
+                    .cast::<c_int>()
+                    .read(),
+                ffi::PyInterpreterState_GetID(interpreter),
+            )
+        };
+        if (id, initialized, finalizing) != (expected_id, 1, 0) {
+            return Err(format!(
+                "pythread: this interpreter's PyInterpreterState layout is not the one pythread \
+                 was written for (id, _initialized, finalizing at bytes {}, {}, {}: found {id}, \
+                 {initialized}, {finalizing}, expected {expected_id}, 1, 0)",
+                INTERPRETER_OFFSETS.id,
+                INTERPRETER_OFFSETS.initialized,
+                INTERPRETER_OFFSETS.finalizing
+            ));
+        }
+    }
+    Ok(())
+}
 
 impl ThreadStates {
     /// The parent's part: a thread state for a thread about to start (null with an exception
@@ -165,6 +277,8 @@ pub(crate) struct Profile {
     /// 3.11/3.12: `lock.locked()` and `release()` read the flag `acquire` sets with the GIL
     /// held, not the OS lock (see `crate::lock::LockState`).
     pub(crate) locked_is_flag: bool,
+    /// 3.11/3.12: `RLock`'s `repr` shows its owner as a signed long (`%ld`); 3.13 unsigned.
+    pub(crate) rlock_owner_signed: bool,
     /// Whether `start_new_thread` raises the `_thread.start_new_thread` audit event (3.12+).
     pub(crate) audits_start_new_thread: bool,
     pub(crate) unraisable: Unraisable,
@@ -234,6 +348,7 @@ impl Profile {
                 c"timestamp too large to convert to C _PyTime_t"
             },
             locked_is_flag: !at_least(13),
+            rlock_owner_signed: !at_least(13),
             audits_start_new_thread: at_least(12),
             unraisable,
             finalizing_refusal: match (version.1, capi::symbol(c"Py_IsFinalizing")) {
@@ -291,20 +406,12 @@ impl Profile {
         match self.finalizing_refusal {
             FinalizingRefusal::Never => false,
             FinalizingRefusal::InterpreterFinalizing => {
-                // 3.12 exports nothing that reads `PyInterpreterState.finalizing`, the flag its
-                // `start_new_thread` checks; 3.12's layout (Include/internal/pycore_interp.h)
-                // puts it after `next`, `id`, `id_refcount`, `requires_idref`, `id_mutex` and
-                // `_initialized`: at byte 44 on a 64-bit platform.
-                const FINALIZING_OFFSET: usize = 44;
-                if cfg!(not(target_pointer_width = "64")) {
-                    return false;
-                }
                 // SAFETY: we hold the GIL, so there is a current interpreter; on 3.12 (the only
-                // version this branch serves) the `int` at this offset is its `finalizing`.
+                // version this branch serves) `check_layouts` found its layout at import.
                 unsafe {
                     let interpreter = ffi::PyInterpreterState_Get().cast::<u8>();
                     interpreter
-                        .add(FINALIZING_OFFSET)
+                        .add(INTERPRETER_OFFSETS.finalizing)
                         .cast::<c_int>()
                         .read_volatile()
                         != 0

@@ -73,11 +73,13 @@
 //! - Version-specific layouts are read where the interpreter exports no function for them:
 //!   3.12's `PyInterpreterState.finalizing` (the "can't create new thread at interpreter
 //!   shutdown" refusal) and the `thread_id`/`native_thread_id` fields of 3.11's and 3.13's
-//!   `PyThreadState`, at offsets taken from those versions' x86-64 headers.
+//!   `PyThreadState`, at offsets taken from those versions' headers for LP64 release builds
+//!   (tested on x86-64). The import checks them and refuses rather than misbehave: a debug or
+//!   free-threaded build (`sys.abiflags` with `d` or `t`) or a 32-bit platform is an
+//!   `ImportError`, and so is a layout whose fields do not hold, for the importing thread and
+//!   interpreter, the values they must (the thread's own idents; the interpreter's id, 1 and 0).
 //! - Sub-interpreters share the module's type objects (one per process); isolated
 //!   sub-interpreters' refusals are honoured, but per-interpreter module state is not kept.
-//! - `RLock._acquire_restore((count, 0))` restores a hold owned by no thread, as CPython does,
-//!   but its `repr` shows an owner of 2**64-1 rather than 0.
 
 mod args;
 mod capi;
@@ -358,7 +360,12 @@ fn made_type(py: Python<'_>, type_: *mut ffi::PyTypeObject) -> PyResult<Bound<'_
 fn pythread(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let info = py.version_info();
-    interpreter::decide((info.major, info.minor));
+    let abiflags: String = py.import("sys")?.getattr("abiflags")?.extract()?;
+    interpreter::check_build(&abiflags).map_err(pyo3::exceptions::PyImportError::new_err)?;
+    let decided = interpreter::decide((info.major, info.minor));
+    // SAFETY: we hold the GIL (import).
+    unsafe { interpreter::check_layouts(decided) }
+        .map_err(pyo3::exceptions::PyImportError::new_err)?;
     wait::install();
     let builtin = builtin_thread(py)?;
     // SAFETY: we hold the GIL (import).
@@ -376,19 +383,25 @@ fn pythread(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // by it) and their messages ("_thread.get_ident() takes no arguments") say so.
     let module_name = pyo3::types::PyString::new(py, "_thread");
     for (definition, aliases) in functions() {
-        let definition: &'static mut ffi::PyMethodDef = Box::leak(Box::new(definition));
-        // SAFETY: the definition is leaked (it outlives the function); we hold the GIL.
-        let function = unsafe {
-            Bound::from_owned_ptr_or_err(
-                py,
-                ffi::PyCFunction_NewEx(definition, m.as_ptr(), module_name.as_ptr()),
-            )?
-        };
-        // SAFETY: `ml_name` is a static C string.
-        let name = unsafe { CStr::from_ptr(definition.ml_name) }.to_string_lossy();
-        m.add(&*name, &function)?;
-        for alias in aliases {
-            m.add(alias.to_string_lossy(), &function)?;
+        // Each alias is a function of its own, named as itself, as CPython's are: `exit_thread`'s
+        // argument error names `exit_thread()`, and `_thread.exit_thread is not _thread.exit`.
+        let named =
+            std::iter::once(definition).chain(aliases.iter().map(|alias| ffi::PyMethodDef {
+                ml_name: alias.as_ptr(),
+                ..definition
+            }));
+        for definition in named {
+            let definition: &'static mut ffi::PyMethodDef = Box::leak(Box::new(definition));
+            // SAFETY: the definition is leaked (it outlives the function); we hold the GIL.
+            let function = unsafe {
+                Bound::from_owned_ptr_or_err(
+                    py,
+                    ffi::PyCFunction_NewEx(definition, m.as_ptr(), module_name.as_ptr()),
+                )?
+            };
+            // SAFETY: `ml_name` is a static C string.
+            let name = unsafe { CStr::from_ptr(definition.ml_name) }.to_string_lossy();
+            m.add(&*name, &function)?;
         }
     }
     m.add("TIMEOUT_MAX", thread_lock::TIMEOUT_MAX)?;

@@ -9,7 +9,7 @@
 use std::ffi::c_ulong;
 use std::mem::offset_of;
 use std::ptr::{addr_of_mut, null_mut};
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use pyo3::ffi::{self, PyObject, PyTypeObject};
 use thread_core::Ident;
@@ -28,10 +28,24 @@ struct RLockObject {
     base: PyObject,
     weakrefs: *mut PyObject,
     rlock: RLock,
+    /// Set while the lock is held by `_acquire_restore((n, 0))`: CPython's owner 0, which
+    /// thread-lock stores as an ident no thread has, and which `repr` shows as 0 again.
+    ownerless: AtomicBool,
 }
 
 /// The type object, made at the first import.
 static RLOCK_TYPE: AtomicPtr<PyTypeObject> = AtomicPtr::new(null_mut());
+
+/// The `ownerless` flag of an instance (or a subclass's). Relaxed access is enough: it is only
+/// read and written with the GIL held, which orders them.
+///
+/// # Safety
+///
+/// `object` is a live instance; the reference does not outlive it.
+unsafe fn ownerless_of<'a>(object: *mut PyObject) -> &'a AtomicBool {
+    // SAFETY: forwarded from the contract.
+    unsafe { &(*object.cast::<RLockObject>()).ownerless }
+}
 
 /// The RLock inside an instance (or a subclass's).
 ///
@@ -54,6 +68,7 @@ unsafe extern "C-unwind" fn new(
         let object = alloc(type_);
         if !object.is_null() {
             addr_of_mut!((*object.cast::<RLockObject>()).rlock).write(RLock::new());
+            addr_of_mut!((*object.cast::<RLockObject>()).ownerless).write(AtomicBool::new(false));
         }
         object
     }
@@ -178,7 +193,8 @@ unsafe extern "C-unwind" fn acquire_restore(
         return null_mut();
     }
     // CPython restores owner 0 too (a hold no thread can release); thread-lock's owners are real
-    // idents, so it gets one no thread can have.
+    // idents, so it gets one no thread can have, and `ownerless` remembers the 0 for `repr`.
+    let ownerless = owner == 0;
     let Some(owner) = Ident::from_u64(owner as u64).or_else(|| Ident::from_u64(u64::MAX)) else {
         return none();
     };
@@ -191,7 +207,11 @@ unsafe extern "C-unwind" fn acquire_restore(
     };
     // SAFETY: we hold the GIL; the wait touches no Python object.
     match unsafe { wait_released(None, once) } {
-        Some(()) => none(),
+        Some(()) => {
+            // SAFETY: as in `acquire`; the GIL is held again.
+            unsafe { ownerless_of(object) }.store(ownerless, Ordering::Relaxed);
+            none()
+        }
         None => null_mut(),
     }
 }
@@ -202,17 +222,32 @@ unsafe extern "C-unwind" fn at_fork_reinit(
     _: *mut PyObject,
 ) -> *mut PyObject {
     // SAFETY: as for `lock._at_fork_reinit`: a forked child, or a lock nobody else uses.
-    unsafe { rlock_of(object).reinit_after_fork() };
+    unsafe {
+        rlock_of(object).reinit_after_fork();
+        ownerless_of(object).store(false, Ordering::Relaxed);
+    }
     none()
 }
 
-/// `repr()`: `<unlocked _thread.RLock object owner=0 count=0 at 0x...>`.
+/// `repr()`: `<unlocked _thread.RLock object owner=0 count=0 at 0x...>`. As CPython's, "locked"
+/// means a count above 0 (a `_acquire_restore((0, owner))` holds the lock at count 0), and the
+/// owner is a signed long on 3.11/3.12.
 unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
     // SAFETY: as in `acquire`.
     unsafe {
         let rlock = rlock_of(object);
-        let state = if rlock.locked() { "locked" } else { "unlocked" };
         let (owner, count) = owner_and_count(rlock);
+        let state = if count > 0 { "locked" } else { "unlocked" };
+        let owner = if ownerless_of(object).load(Ordering::Relaxed) && rlock.locked() {
+            0
+        } else {
+            owner
+        };
+        let owner = if profile().rlock_owner_signed {
+            (owner as i64).to_string()
+        } else {
+            owner.to_string()
+        };
         let text = format!(
             "<{state} {} object owner={owner} count={count} at {object:p}>",
             type_name(object)
@@ -223,15 +258,20 @@ unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
 
 /// The owner and count as `Debug` shows them (RLOCK-4), read from its text so that no private
 /// field is needed.
-fn owner_and_count(rlock: &RLock) -> (String, String) {
+fn owner_and_count(rlock: &RLock) -> (u64, usize) {
     let text = format!("{rlock:?}");
-    let field = |name: &str| {
+    let field = |name: &str| -> u64 {
         text.split(name)
             .nth(1)
-            .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
-            .unwrap_or_else(|| "0".to_owned())
+            .map(|rest| {
+                rest.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(0)
     };
-    (field("owner="), field("count="))
+    (field("owner="), field("count=") as usize)
 }
 
 unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
