@@ -350,6 +350,13 @@ impl RLock {
     pub fn __waiters(&self) -> usize {
         self.raw.waiters()
     }
+
+    /// Not part of the API: the raw lock's state byte (0 when free with nobody queued), for the
+    /// stress programs' quiescence checks.
+    #[doc(hidden)]
+    pub fn __state(&self) -> u8 {
+        self.raw.state()
+    }
 }
 
 impl Default for RLock {
