@@ -12,15 +12,15 @@
 //!   refusing hook cannot be skipped right after its `add` returned). Hooks are never removed,
 //!   so the rounds are capped.
 
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use thread_audit::{AuditError, AuditEvent, AuditHooks};
 use thread_core::ThreadError;
 
-use crate::support::{Run, watchdog};
+use crate::support::{Rng, Run, seed, watchdog};
 
-const ADDERS: usize = 3;
+const ADDERS: usize = 4;
 const AUDITORS: usize = 2;
 const HOOKS_PER_ADDER: u64 = 8;
 const EVENT: &str = "stress.event";
@@ -65,6 +65,39 @@ struct Round {
     /// link order, so any two lists agree on their common length.
     longest: Mutex<Vec<u64>>,
     adders_done: AtomicU64,
+    /// Each adder's `pthread_self()`, for the stretcher's signals (0: not running).
+    adder_threads: [AtomicU64; ADDERS],
+    /// The stretcher sends no more signals; adders may end (their `pthread_t` stays valid until
+    /// then).
+    stretcher_done: AtomicBool,
+}
+
+/// Signals sent to stretch the adders' windows (the handler runs in the middle of an `add`).
+static STRETCHES: AtomicU64 = AtomicU64::new(0);
+
+/// A few microseconds of busy work in the adder's thread, wherever the signal caught it.
+/// Async-signal-safe: `clock_gettime` (through `Instant`) and arithmetic only.
+extern "C" fn on_stretch(_signum: libc::c_int) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_micros(5) {
+        std::hint::spin_loop();
+    }
+}
+
+/// Interrupts random adders with `SIGUSR2` until every adder of the round is done.
+fn stretcher(run: &Run, round: &Round) {
+    let mut rng = Rng::new(seed(7));
+    while round.adders_done.load(SeqCst) < ADDERS as u64 && !run.should_stop() {
+        let target = round.adder_threads[rng.below(ADDERS as u64) as usize].load(SeqCst);
+        if target != 0 {
+            // SAFETY: the adder's thread is alive until `stretcher_done` is set (it waits for
+            // it), so its `pthread_t` is valid; SIGUSR2 has the handler above.
+            unsafe { libc::pthread_kill(target as libc::pthread_t, libc::SIGUSR2) };
+            STRETCHES.fetch_add(1, SeqCst);
+        }
+        std::thread::sleep(rng.micros(1, 30));
+    }
+    round.stretcher_done.store(true, SeqCst);
 }
 
 fn hook_id(adder: usize, k: u64) -> u64 {
@@ -110,6 +143,18 @@ pub(crate) fn registry_main(run: &Arc<Run>) -> i32 {
         run,
         Box::new(|| "  (registry rounds: adders and auditors on a fresh AuditHooks)\n".into()),
     );
+    // SAFETY: a zeroed `sigaction` is "no flags, empty mask"; the handler is async-signal-safe.
+    // SA_RESTART: the adders' own system calls (futex waits of the Mutex) resume.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_stretch as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()) != 0 {
+            run.anomaly("sigaction failed".into());
+            return run.finish("");
+        }
+    }
     let mut rounds = 0u64;
     while !run.should_stop() {
         let round = Round {
@@ -117,11 +162,16 @@ pub(crate) fn registry_main(run: &Arc<Run>) -> i32 {
             added: Default::default(),
             longest: Mutex::new(Vec::new()),
             adders_done: AtomicU64::new(0),
+            adder_threads: Default::default(),
+            stretcher_done: AtomicBool::new(false),
         };
         std::thread::scope(|scope| {
             for adder in 0..ADDERS {
                 let round = &round;
                 scope.spawn(move || {
+                    // SAFETY: `pthread_self` has no preconditions.
+                    let me = unsafe { libc::pthread_self() } as u64;
+                    round.adder_threads[adder].store(me, SeqCst);
                     for k in 0..HOOKS_PER_ADDER {
                         if let Err(e) = round.hooks.add(recording_hook(hook_id(adder, k))) {
                             run.anomaly(format!("add failed: {e}"));
@@ -132,7 +182,14 @@ pub(crate) fn registry_main(run: &Arc<Run>) -> i32 {
                         run.tick(2);
                     }
                     round.adders_done.fetch_add(1, SeqCst);
+                    while !round.stretcher_done.load(SeqCst) {
+                        std::thread::yield_now();
+                    }
                 });
+            }
+            {
+                let round = &round;
+                scope.spawn(move || stretcher(run, round));
             }
             for _ in 0..AUDITORS {
                 let round = &round;
@@ -151,7 +208,9 @@ pub(crate) fn registry_main(run: &Arc<Run>) -> i32 {
         rounds += 1;
     }
     run.finish(&format!(
-        "{rounds} rounds of {ADDERS} adders x {HOOKS_PER_ADDER} hooks against {AUDITORS} auditors"
+        "{rounds} rounds of {ADDERS} adders x {HOOKS_PER_ADDER} hooks against {AUDITORS} auditors, \
+         {} stretching signals",
+        STRETCHES.load(SeqCst)
     ))
 }
 
