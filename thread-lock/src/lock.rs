@@ -144,6 +144,25 @@ impl Lock {
         self.raw.unlock().map_err(|_| LockError::ReleaseUnlocked)
     }
 
+    /// [`release`](Lock::release) that never hands the lock to a waiter (LOCK-15's exception):
+    /// the lock is unlocked when it returns, and a woken waiter competes for it like any
+    /// newcomer. For locks whose releaser checks `locked()` right after releasing, as the
+    /// thread-state locks of CPython 3.11/3.12's `threading` do (PY-8).
+    ///
+    /// ```
+    /// let lock = thread_lock::Lock::new();
+    /// lock.acquire_blocking();
+    /// assert_eq!(lock.release_without_handoff(), Ok(()));
+    /// assert!(!lock.locked());
+    /// assert_eq!(lock.release_without_handoff().unwrap_err().to_string(), "release unlocked lock");
+    /// ```
+    #[inline]
+    pub fn release_without_handoff(&self) -> Result<(), LockError> {
+        self.raw
+            .unlock_without_handoff()
+            .map_err(|_| LockError::ReleaseUnlocked)
+    }
+
     /// Whether the lock is held: a snapshot, not for synchronisation (LOCK-10).
     ///
     /// ```
@@ -198,6 +217,14 @@ impl Lock {
     #[doc(hidden)]
     pub fn __waiters(&self) -> usize {
         self.raw.waiters()
+    }
+
+    /// Not part of the API: the state byte (0 when free with nobody queued), for the stress
+    /// programs' check that a quiescent lock is back to 0. Only atomics: safe to call from a
+    /// watchdog while the parking lot may be stuck.
+    #[doc(hidden)]
+    pub fn __state(&self) -> u8 {
+        self.raw.state()
     }
 }
 

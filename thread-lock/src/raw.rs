@@ -237,12 +237,24 @@ impl RawLock {
         // Release: publishes the critical section to the next owner's Acquire.
         match self.state.compare_exchange(LOCKED, 0, Release, Relaxed) {
             Ok(_) => Ok(()),
-            Err(v) => self.unlock_slow(v),
+            Err(v) => self.unlock_slow(v, true),
         }
     }
 
+    /// [`unlock`](Self::unlock) that never hands the lock over (LOCK-15's exception for PY-8):
+    /// the lock is free when it returns, and a woken waiter competes for it like a newcomer.
+    #[inline]
+    pub(crate) fn unlock_without_handoff(&self) -> Result<(), NotLocked> {
+        // Release: as in `unlock`.
+        match self.state.compare_exchange(LOCKED, 0, Release, Relaxed) {
+            Ok(_) => Ok(()),
+            Err(v) => self.unlock_slow(v, false),
+        }
+    }
+
+    /// The release through the bucket; `fair` allows the handoff of LOCK-15.
     #[cold]
-    fn unlock_slow(&self, seen: u8) -> Result<(), NotLocked> {
+    fn unlock_slow(&self, seen: u8, fair: bool) -> Result<(), NotLocked> {
         if seen & LOCKED == 0 {
             // The failed CAS read the lock free: this release loses, and changed nothing.
             return Err(NotLocked);
@@ -259,7 +271,8 @@ impl RawLock {
                 // none queued (all timed out meanwhile), clearing PARKED is right too.
                 let (new, wake) = match front {
                     Some(f) if v & PARKED != 0 => {
-                        let h = *handoff.get_or_insert_with(|| clock::handoff_due(f.fair_at));
+                        let h =
+                            *handoff.get_or_insert_with(|| fair && clock::handoff_due(f.fair_at));
                         let more = if f.more { PARKED } else { 0 };
                         (if h { LOCKED | more } else { more }, Some(h))
                     }
@@ -273,6 +286,12 @@ impl RawLock {
                 }
             }
         })
+    }
+
+    /// The state byte (a snapshot, for the stress programs' quiescence checks).
+    pub(crate) fn state(&self) -> u8 {
+        // Relaxed: a snapshot that orders nothing.
+        self.state.load(Relaxed)
     }
 
     /// How many threads are queued on this lock right now (a snapshot, for tests).

@@ -212,6 +212,13 @@ impl RLock {
     /// `with rlock:` — acquires (not interruptibly) and releases one level on drop. The guard is
     /// not `Send`: only the owner may release.
     ///
+    /// At the maximum count (`usize::MAX` levels, reachable only through
+    /// [`acquire_restore`](RLock::acquire_restore)) no level can be added: where
+    /// [`acquire`](RLock::acquire) returns `OverflowError` (RLOCK-2), `lock()`, which has no
+    /// error to return and must not panic (R-1), returns a guard that adds no level and takes
+    /// none off when dropped. The caller owns the lock for the guard's whole life all the same,
+    /// through the levels it already holds.
+    ///
     /// ```
     /// let rlock = thread_lock::RLock::new();
     /// {
@@ -223,17 +230,24 @@ impl RLock {
     /// ```
     pub fn lock(&self) -> RLockGuard<'_> {
         let me = get_ident().as_u64();
-        if self.owned_by(me) {
-            // A count of usize::MAX cannot be reached by nested guards in practice; saturate
-            // rather than panic if a restored state put it there.
+        let added_level = if self.owned_by(me) {
+            // Relaxed: only the owner (us) writes count.
             let count = self.count.load(Relaxed);
-            self.count.store(count.saturating_add(1), Relaxed);
+            match count.checked_add(1) {
+                Some(next) => {
+                    self.count.store(next, Relaxed);
+                    true
+                }
+                None => false,
+            }
         } else {
             self.raw.lock();
             self.set_owner(me, 1);
-        }
+            true
+        };
         RLockGuard {
             rlock: self,
+            added_level,
             _not_send: PhantomData,
         }
     }
@@ -336,6 +350,13 @@ impl RLock {
     pub fn __waiters(&self) -> usize {
         self.raw.waiters()
     }
+
+    /// Not part of the API: the raw lock's state byte (0 when free with nobody queued), for the
+    /// stress programs' quiescence checks.
+    #[doc(hidden)]
+    pub fn __state(&self) -> u8 {
+        self.raw.state()
+    }
 }
 
 impl Default for RLock {
@@ -379,6 +400,9 @@ impl fmt::Debug for RLock {
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct RLockGuard<'a> {
     rlock: &'a RLock,
+    /// Whether `lock()` added a level for this guard (not at the maximum count), which its drop
+    /// takes off again.
+    added_level: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -389,7 +413,9 @@ impl Drop for RLockGuard<'_> {
     fn drop(&mut self) {
         // The guard's thread owns a level (unless release_save gave it away meanwhile; then there
         // is nothing of ours to release).
-        let _ = self.rlock.release();
+        if self.added_level {
+            let _ = self.rlock.release();
+        }
     }
 }
 
@@ -397,6 +423,7 @@ impl fmt::Debug for RLockGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RLockGuard")
             .field("rlock", self.rlock)
+            .field("added_level", &self.added_level)
             .finish()
     }
 }

@@ -66,94 +66,249 @@
 //! - Sub-interpreters: a thread joins the interpreter that started it, but PyO3 shares one
 //!   module object between interpreters; only CPython's own sub-interpreter tests exercise it.
 
+mod args;
+mod capi;
 mod errors;
+mod handle;
+mod interpreter;
 mod lock;
+mod object;
 mod rlock;
 mod spawn;
 mod wait;
 
-use pyo3::exceptions::{PyRuntimeError, PySystemExit, PyValueError};
+use std::ffi::{CStr, c_int};
+use std::ptr::null_mut;
+
+use pyo3::ffi::{self, PyObject};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::errors::thread_error;
-use crate::lock::PyLock;
-use crate::rlock::PyRLock;
+use crate::errors::{raise, raise_thread_error};
+use crate::interpreter::profile;
+use crate::object::{Plain, Takes, WithKeywords, none, plain, py_bool, with_keywords};
 
-/// `allocate_lock()`: a new, unlocked lock.
-#[pyfunction]
-fn allocate_lock() -> PyLock {
-    PyLock::new_unlocked()
-}
-
-/// `start_new_thread(function, args, kwargs=None)`: starts a thread, returns its ident.
-#[pyfunction]
-#[pyo3(signature = (function, args, kwargs = None))]
-fn start_new_thread(
-    py: Python<'_>,
-    function: &Bound<'_, PyAny>,
-    args: &Bound<'_, PyAny>,
-    kwargs: Option<&Bound<'_, PyAny>>,
-) -> PyResult<u64> {
-    spawn::start_new_thread(py, function, args, kwargs)
+/// `allocate_lock()`, `allocate()`: a new, unlocked lock.
+unsafe extern "C-unwind" fn allocate_lock(
+    _module: *mut PyObject,
+    _: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls us with the GIL, after the import made the type.
+    unsafe { lock::new_lock(true) }
 }
 
 /// `get_ident()`: the calling thread's identifier (`pthread_self`).
-#[pyfunction]
-fn get_ident() -> u64 {
-    thread_core::get_ident().as_u64()
+unsafe extern "C-unwind" fn get_ident(_module: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
+    // SAFETY: CPython calls us with the GIL.
+    unsafe { ffi::PyLong_FromUnsignedLongLong(thread_core::get_ident().as_u64()) }
 }
 
 /// `get_native_id()`: the kernel's id of the calling thread.
-#[pyfunction]
-fn get_native_id() -> u64 {
-    thread_core::get_native_id()
+unsafe extern "C-unwind" fn get_native_id(
+    _module: *mut PyObject,
+    _: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls us with the GIL.
+    unsafe { ffi::PyLong_FromUnsignedLongLong(thread_core::get_native_id()) }
 }
 
 /// `_count()`: threads started by this module that are still running.
-#[pyfunction]
-fn _count() -> usize {
-    thread_core::count()
+unsafe extern "C-unwind" fn count(_module: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
+    // SAFETY: CPython calls us with the GIL.
+    unsafe { ffi::PyLong_FromSize_t(thread_core::count()) }
 }
 
 /// `stack_size([size])`: sets the stack size of new threads (0: the platform default) and
-/// returns the previous setting.
-#[pyfunction]
-#[pyo3(signature = (size = 0))]
-fn stack_size(py: Python<'_>, size: isize) -> PyResult<usize> {
-    let size = usize::try_from(size)
-        .map_err(|_| PyValueError::new_err("size must be 0 or a positive value"))?;
-    thread_core::stack_size(Some(size)).map_err(|e| thread_error(py, e))
-}
-
-/// `exit()`: raises `SystemExit`, which ends the thread silently.
-#[pyfunction]
-fn exit() -> PyResult<()> {
-    Err(PySystemExit::new_err(()))
-}
-
-/// `interrupt_main(signum=SIGINT)`: simulates the arrival of `signum` in the main thread, through
-/// CPython's own signal machinery.
-#[pyfunction]
-#[pyo3(signature = (signum = libc::SIGINT))]
-fn interrupt_main(signum: i32) -> PyResult<()> {
-    // SAFETY: callable from any thread, with or without the GIL.
-    if unsafe { pyo3::ffi::PyErr_SetInterruptEx(signum) } != 0 {
-        return Err(PyValueError::new_err("signal number out of range"));
+/// returns the previous setting; no argument resets it (STACK-1).
+unsafe extern "C-unwind" fn stack_size(
+    _module: *mut PyObject,
+    args: *mut PyObject,
+) -> *mut PyObject {
+    let mut size: ffi::Py_ssize_t = 0;
+    // SAFETY: CPython calls us with the GIL and a tuple; "|n" writes one Py_ssize_t.
+    unsafe {
+        if capi::PyArg_ParseTuple(
+            args,
+            c"|n:stack_size".as_ptr(),
+            &mut size as *mut ffi::Py_ssize_t,
+        ) == 0
+        {
+            return null_mut();
+        }
+        let Ok(size) = usize::try_from(size) else {
+            return raise(ffi::PyExc_ValueError, c"size must be 0 or a positive value");
+        };
+        match thread_core::stack_size(Some(size)) {
+            Ok(previous) => ffi::PyLong_FromSize_t(previous),
+            Err(error) => raise_thread_error(error),
+        }
     }
-    Ok(())
 }
 
-/// `_set_sentinel()`: a lock released (if held) when the calling thread's state goes away.
-#[pyfunction]
-fn _set_sentinel() -> PyLock {
-    spawn::set_sentinel()
+/// `exit()`, `exit_thread()`: raises `SystemExit`, which ends the thread silently.
+unsafe extern "C-unwind" fn exit(_module: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
+    // SAFETY: CPython calls us with the GIL.
+    unsafe { ffi::PyErr_SetNone(ffi::PyExc_SystemExit) };
+    null_mut()
 }
 
-/// `daemon_threads_allowed()` (3.12+): always true here.
-#[pyfunction]
-fn daemon_threads_allowed() -> bool {
-    thread_core::daemon_threads_allowed()
+/// `interrupt_main(signum=SIGINT, /)`: simulates the arrival of `signum` in the main thread,
+/// through CPython's own signal machinery.
+unsafe extern "C-unwind" fn interrupt_main(
+    _module: *mut PyObject,
+    args: *mut PyObject,
+) -> *mut PyObject {
+    let mut signum: c_int = libc::SIGINT;
+    // SAFETY: CPython calls us with the GIL and a tuple; "|i" writes one int.
+    unsafe {
+        if capi::PyArg_ParseTuple(
+            args,
+            c"|i:interrupt_main".as_ptr(),
+            &mut signum as *mut c_int,
+        ) == 0
+        {
+            return null_mut();
+        }
+        if ffi::PyErr_SetInterruptEx(signum) != 0 {
+            return raise(ffi::PyExc_ValueError, c"signal number out of range");
+        }
+    }
+    none()
+}
+
+/// `daemon_threads_allowed()` (3.12+).
+unsafe extern "C-unwind" fn daemon_threads_allowed(
+    _module: *mut PyObject,
+    _: *mut PyObject,
+) -> *mut PyObject {
+    py_bool(thread_core::daemon_threads_allowed())
+}
+
+/// `_is_main_interpreter()` (3.12+).
+unsafe extern "C-unwind" fn is_main_interpreter(
+    _module: *mut PyObject,
+    _: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls us with the GIL, so there is a current interpreter.
+    py_bool(unsafe { ffi::PyInterpreterState_Get() == ffi::PyInterpreterState_Main() })
+}
+
+/// The module's functions for this version (PY-1): name, definition, and the aliases.
+fn functions() -> Vec<(ffi::PyMethodDef, &'static [&'static CStr])> {
+    let p = profile();
+    let no_args = |name: &'static CStr, function: Plain, doc: &'static CStr| {
+        plain(name, function, Takes::Nothing, doc)
+    };
+    let tuple = |name: &'static CStr, function: Plain, doc: &'static CStr| {
+        plain(name, function, Takes::Tuple, doc)
+    };
+    let keywords = |name: &'static CStr, function: WithKeywords, doc: &'static CStr| {
+        with_keywords(name, function, doc)
+    };
+    let mut list = vec![
+        (
+            no_args(
+                c"allocate_lock",
+                allocate_lock,
+                c"Create a new lock object.",
+            ),
+            &[c"allocate"][..],
+        ),
+        (
+            tuple(
+                c"start_new_thread",
+                spawn::start_new_thread,
+                c"Start a new thread and return its identifier.",
+            ),
+            &[c"start_new"][..],
+        ),
+        (
+            no_args(
+                c"get_ident",
+                get_ident,
+                c"Return a non-zero integer that uniquely identifies the current thread.",
+            ),
+            &[][..],
+        ),
+        (
+            no_args(
+                c"get_native_id",
+                get_native_id,
+                c"Return the native integral thread ID of the current thread.",
+            ),
+            &[][..],
+        ),
+        (
+            no_args(
+                c"_count",
+                count,
+                c"Return the number of currently running Python threads.",
+            ),
+            &[][..],
+        ),
+        (
+            tuple(
+                c"stack_size",
+                stack_size,
+                c"Return the thread stack size used when creating new threads.",
+            ),
+            &[][..],
+        ),
+        (
+            no_args(c"exit", exit, c"Raise SystemExit."),
+            &[c"exit_thread"][..],
+        ),
+        (
+            tuple(
+                c"interrupt_main",
+                interrupt_main,
+                c"Simulate the arrival of the given signal in the main thread.",
+            ),
+            &[][..],
+        ),
+    ];
+    if p.has_set_sentinel {
+        list.push((no_args(c"_set_sentinel", spawn::set_sentinel, c"Set a sentinel lock that will be released when the current thread state is finalized."), &[][..]));
+    }
+    if p.has_interpreter_queries {
+        list.push((
+            no_args(
+                c"daemon_threads_allowed",
+                daemon_threads_allowed,
+                c"Return True if daemon threads are allowed in the current interpreter.",
+            ),
+            &[][..],
+        ));
+        list.push((
+            no_args(
+                c"_is_main_interpreter",
+                is_main_interpreter,
+                c"Return True if the current interpreter is the main Python interpreter.",
+            ),
+            &[][..],
+        ));
+    }
+    if p.has_thread_handles {
+        list.push((
+            keywords(
+                c"start_joinable_thread",
+                spawn::start_joinable_thread,
+                c"Start a new thread and return a handle to it.",
+            ),
+            &[][..],
+        ));
+        list.push((plain(c"_make_thread_handle", handle::make_thread_handle, Takes::One, c"Internal only. Make a thread handle for threads not spawned by the _thread or threading module."), &[][..]));
+        list.push((
+            no_args(
+                c"_shutdown",
+                handle::shutdown,
+                c"Wait for all non-daemon threads (other than the calling thread) to stop.",
+            ),
+            &[][..],
+        ));
+        list.push((no_args(c"_get_main_thread_ident", handle::get_main_thread_ident, c"Internal only. Return a non-zero integer that uniquely identifies the main thread of the main interpreter."), &[][..]));
+    }
+    list
 }
 
 /// The built-in `_thread`, even when `sys.modules['_thread']` is already this module.
@@ -175,39 +330,54 @@ fn builtin_thread(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     builtin
 }
 
+/// A type made by one of the `make_type`s, as an owned object (the error if it failed).
+fn made_type(py: Python<'_>, type_: *mut ffi::PyTypeObject) -> PyResult<Bound<'_, PyAny>> {
+    // SAFETY: a new reference from `PyType_FromSpec`, or null with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(py, type_.cast()) }
+}
+
+/// The module's initialisation, the one entry point through PyO3: it runs once, at import.
 #[pymodule]
 fn pythread(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    let info = py.version_info();
+    interpreter::decide((info.major, info.minor));
     wait::install();
     let builtin = builtin_thread(py)?;
-    m.add_class::<PyLock>()?;
-    m.add("LockType", m.getattr("lock")?)?;
-    m.add_class::<PyRLock>()?;
-    m.add_function(wrap_pyfunction!(allocate_lock, m)?)?;
-    m.add("allocate", m.getattr("allocate_lock")?)?;
-    m.add_function(wrap_pyfunction!(start_new_thread, m)?)?;
-    m.add("start_new", m.getattr("start_new_thread")?)?;
-    m.add_function(wrap_pyfunction!(get_ident, m)?)?;
-    m.add_function(wrap_pyfunction!(get_native_id, m)?)?;
-    m.add_function(wrap_pyfunction!(_count, m)?)?;
-    m.add_function(wrap_pyfunction!(stack_size, m)?)?;
-    m.add_function(wrap_pyfunction!(exit, m)?)?;
-    m.add("exit_thread", m.getattr("exit")?)?;
-    m.add_function(wrap_pyfunction!(interrupt_main, m)?)?;
-    m.add_function(wrap_pyfunction!(_set_sentinel, m)?)?;
-    m.add_function(wrap_pyfunction!(daemon_threads_allowed, m)?)?;
+    // SAFETY: we hold the GIL (import).
+    let lock_type = made_type(py, unsafe { lock::make_type() })?;
+    m.add("LockType", &lock_type)?;
+    if profile().has_thread_handles {
+        m.add("lock", &lock_type)?;
+        // SAFETY: as above.
+        let handle_type = unsafe { handle::make_type() };
+        m.add("_ThreadHandle", made_type(py, handle_type)?)?;
+    }
+    // SAFETY: as above.
+    m.add("RLock", made_type(py, unsafe { rlock::make_type() })?)?;
+    // The functions are `_thread`'s: their `__module__` (threading's `__all__` test counts them
+    // by it) and their messages ("_thread.get_ident() takes no arguments") say so.
+    let module_name = pyo3::types::PyString::new(py, "_thread");
+    for (definition, aliases) in functions() {
+        let definition: &'static mut ffi::PyMethodDef = Box::leak(Box::new(definition));
+        // SAFETY: the definition is leaked (it outlives the function); we hold the GIL.
+        let function = unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyCFunction_NewEx(definition, m.as_ptr(), module_name.as_ptr()),
+            )?
+        };
+        // SAFETY: `ml_name` is a static C string.
+        let name = unsafe { CStr::from_ptr(definition.ml_name) }.to_string_lossy();
+        m.add(&*name, &function)?;
+        for alias in aliases {
+            m.add(alias.to_string_lossy(), &function)?;
+        }
+    }
     m.add("TIMEOUT_MAX", thread_lock::TIMEOUT_MAX)?;
-    m.add("error", py.get_type::<PyRuntimeError>())?;
+    m.add("error", py.get_type::<pyo3::exceptions::PyRuntimeError>())?;
     for name in ["_local", "_excepthook", "_ExceptHookArgs"] {
         m.add(name, builtin.getattr(name)?)?;
-    }
-    // The functions are `_thread`'s when the module stands in for it (threading's `__all__`
-    // test counts them by their `__module__`); the types keep `pythread`, so which `_thread` is
-    // in use stays visible.
-    for (_, value) in m.dict().iter() {
-        if value.is_instance_of::<pyo3::types::PyCFunction>() {
-            value.setattr("__module__", "_thread")?;
-        }
     }
     // maturin installs the module inside a package whose `__init__` star-imports it: name every
     // attribute, underscored ones too, so the package is the whole `_thread` surface.

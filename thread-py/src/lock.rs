@@ -1,115 +1,343 @@
-//! `_thread.LockType` (`lock`): thread-lock's [`Lock`] with CPython's Python surface.
+//! `_thread.lock` (`LockType`, and `lock` from 3.13): thread-lock's [`Lock`] with CPython's
+//! Python surface, and the `acquire` argument handling that `RLock` shares.
+//!
+//! # Unwinding
+//!
+//! Every method is an `extern "C-unwind"` function (see [`crate::object`]). Where Python code can
+//! run (`__index__`/`__bool__` in argument parsing) or the GIL is taken back after a wait, no
+//! value with a destructor is live: the lock is borrowed from the object, which the caller keeps
+//! alive.
 
+use std::ffi::{CStr, c_int};
+use std::mem::offset_of;
+use std::ptr::{addr_of_mut, null, null_mut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::time::Duration;
 
-use pyo3::prelude::*;
-use pyo3::types::PyTuple;
-use thread_lock::{Lock, Timeout, parse_timeout};
+use pyo3::ffi::{self, PyObject, PyTypeObject};
+use thread_lock::{Lock, LockError, Timeout, parse_timeout};
 
-use crate::errors::lock_error;
-use crate::wait::without_gil;
+use crate::args::{Keywords, Seconds};
+use crate::capi;
+use crate::errors::{raise, raise_lock_error};
+use crate::interpreter::profile;
+use crate::object::{self, Takes, alloc, none, plain, py_bool, slot, with_keywords};
+use crate::wait::{Waited, wait_released};
 
-/// `_thread.lock`: a lock any thread may release. Shared (`Arc`) so that a thread's sentinel can
-/// release it from a thread-exit destructor without the GIL.
-#[pyclass(name = "lock", module = "pythread", frozen, weakref)]
-#[derive(Debug)]
-pub(crate) struct PyLock {
-    pub(crate) inner: Arc<Lock>,
+/// The instance layout of `_thread.lock`.
+#[repr(C)]
+pub(crate) struct LockObject {
+    base: PyObject,
+    weakrefs: *mut PyObject,
+    /// Shared so that a thread's sentinel can be released by a thread-exit destructor.
+    pub(crate) lock: Arc<Lock>,
+    /// Whether a release may hand the lock to a waiter (LOCK-15); false for `_set_sentinel`'s
+    /// locks (PY-8).
+    handoff: bool,
 }
 
-/// An acquire as CPython does it: the argument checks, one try with the GIL held, then the wait
-/// without it.
-pub(crate) fn acquire_lock(
-    py: Python<'_>,
-    lock: &Arc<Lock>,
-    blocking: bool,
-    timeout: f64,
-) -> PyResult<bool> {
-    let timeout = parse_timeout(blocking, timeout).map_err(|e| lock_error(py, e))?;
-    if lock.try_acquire() {
-        return Ok(true);
-    }
-    if matches!(timeout, Timeout::NonBlocking) || timeout == Timeout::Within(Default::default()) {
-        return Ok(false);
-    }
-    let lock = Arc::clone(lock);
-    without_gil(py, move || lock.acquire_with(timeout)).map_err(|e| lock_error(py, e))
+/// The type object, made at import.
+static LOCK_TYPE: AtomicPtr<PyTypeObject> = AtomicPtr::new(null_mut());
+
+/// A new unlocked lock object (null with an exception set on failure). `handoff` false makes
+/// every release leave the lock free (PY-8).
+///
+/// # Safety
+///
+/// The caller holds the GIL, after [`make_type`].
+pub(crate) unsafe fn new_lock(handoff: bool) -> *mut PyObject {
+    // Acquire: pairs with the Release store in `make_type` (the type object's initialisation).
+    let type_ = LOCK_TYPE.load(Ordering::Acquire);
+    // SAFETY: forwarded from the contract.
+    unsafe { new_lock_of(type_, handoff) }
 }
 
-impl PyLock {
-    pub(crate) fn new_unlocked() -> Self {
-        PyLock {
-            inner: Arc::new(Lock::new()),
+/// [`new_lock`] of a given type.
+///
+/// # Safety
+///
+/// As [`new_lock`]; `type_` is the lock type.
+unsafe fn new_lock_of(type_: *mut PyTypeObject, handoff: bool) -> *mut PyObject {
+    // SAFETY: forwarded from the contract; the memory is zeroed and ours to initialise.
+    unsafe {
+        let object = alloc(type_);
+        if object.is_null() {
+            return null_mut();
+        }
+        let this = object.cast::<LockObject>();
+        addr_of_mut!((*this).lock).write(Arc::new(Lock::new()));
+        addr_of_mut!((*this).handoff).write(handoff);
+        object
+    }
+}
+
+/// The lock inside a lock object.
+///
+/// # Safety
+///
+/// `object` is a live instance of the lock type; the reference does not outlive it.
+pub(crate) unsafe fn lock_of<'a>(object: *mut PyObject) -> &'a Arc<Lock> {
+    // SAFETY: forwarded from the contract.
+    unsafe { &(*object.cast::<LockObject>()).lock }
+}
+
+/// `acquire`'s keywords.
+static ACQUIRE_KEYWORDS: Keywords<3> =
+    Keywords([c"blocking".as_ptr(), c"timeout".as_ptr(), null()]);
+
+/// Parses `acquire(blocking=True, timeout=-1)` as this version does (PY-3, LOCK-4..6); `None`
+/// with an exception set.
+///
+/// # Safety
+///
+/// The caller holds the GIL; `args` is a tuple and `kwargs` a dict or null.
+pub(crate) unsafe fn parse_acquire(args: *mut PyObject, kwargs: *mut PyObject) -> Option<Timeout> {
+    let mut blocking: c_int = 1;
+    let mut timeout: *mut PyObject = null_mut();
+    // SAFETY: the format takes an int ("i" or "p") and an object, matching the pointers.
+    let parsed = unsafe {
+        capi::PyArg_ParseTupleAndKeywords(
+            args,
+            kwargs,
+            profile().acquire_format.as_ptr(),
+            ACQUIRE_KEYWORDS.as_ptr(),
+            &mut blocking as *mut c_int,
+            &mut timeout as *mut *mut PyObject,
+        )
+    };
+    if parsed == 0 {
+        return None;
+    }
+    let seconds = if timeout.is_null() {
+        -1.0
+    } else {
+        // SAFETY: `timeout` is a borrowed argument; we hold the GIL.
+        unsafe { Seconds::from_object(timeout) }?.as_f64()
+    };
+    match parse_timeout(blocking != 0, seconds) {
+        Ok(timeout) => Some(timeout),
+        Err(error) => {
+            // SAFETY: we hold the GIL.
+            unsafe { raise_lock_error(error) };
+            None
         }
     }
 }
 
-#[pymethods]
-impl PyLock {
-    /// Lock the lock; `blocking` and `timeout` as in CPython. Returns whether it was acquired.
-    #[pyo3(signature = (blocking = true, timeout = -1.0))]
-    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: f64) -> PyResult<bool> {
-        acquire_lock(py, &self.inner, blocking, timeout)
-    }
+/// The wait of a blocking acquire whose first try failed: `Some(acquired)`, or `None` with the
+/// exception a signal handler raised (main thread). `wait` is thread-lock's acquire for a
+/// timeout.
+///
+/// # Safety
+///
+/// The caller holds the GIL; `wait` touches no Python object.
+pub(crate) unsafe fn wait_for(
+    timeout: Timeout,
+    wait: impl Fn(Timeout) -> Result<bool, LockError>,
+) -> Option<bool> {
+    let limit = match timeout {
+        Timeout::NonBlocking => return Some(false),
+        Timeout::Within(d) if d.is_zero() => return Some(false),
+        Timeout::Within(d) => Some(d),
+        Timeout::Forever => None,
+    };
+    let once = |remaining: Option<Duration>| {
+        let timeout = remaining.map_or(Timeout::Forever, Timeout::Within);
+        // The error (an interruption: the arguments were checked) is dropped here, before the
+        // GIL is taken back.
+        match wait(timeout) {
+            Ok(acquired) => Waited::Done(acquired),
+            Err(_) => Waited::Interrupted,
+        }
+    };
+    // SAFETY: forwarded from the contract.
+    unsafe { wait_released(limit, once) }
+}
 
-    /// An obsolete synonym of `acquire()`.
-    #[pyo3(signature = (blocking = true, timeout = -1.0))]
-    fn acquire_lock(&self, py: Python<'_>, blocking: bool, timeout: f64) -> PyResult<bool> {
-        acquire_lock(py, &self.inner, blocking, timeout)
+/// `acquire(blocking=True, timeout=-1)`, `acquire_lock`, `__enter__`.
+unsafe extern "C-unwind" fn acquire(
+    object: *mut PyObject,
+    args: *mut PyObject,
+    kwargs: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls methods with the GIL, a live instance and a tuple/dict/null.
+    unsafe {
+        let Some(timeout) = parse_acquire(args, kwargs) else {
+            return null_mut();
+        };
+        let lock: &Lock = lock_of(object);
+        if lock.try_acquire() {
+            return py_bool(true);
+        }
+        match wait_for(timeout, |timeout| lock.acquire_with(timeout)) {
+            Some(acquired) => py_bool(acquired),
+            None => null_mut(),
+        }
     }
+}
 
-    /// Lock the lock (`with lock:`).
-    #[pyo3(signature = (blocking = true, timeout = -1.0))]
-    fn __enter__(&self, py: Python<'_>, blocking: bool, timeout: f64) -> PyResult<bool> {
-        acquire_lock(py, &self.inner, blocking, timeout)
+/// `release()`, `release_lock()`.
+unsafe extern "C-unwind" fn release(object: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    unsafe {
+        let this = object.cast::<LockObject>();
+        let released = if (*this).handoff {
+            (*this).lock.release()
+        } else {
+            (*this).lock.release_without_handoff()
+        };
+        match released {
+            Ok(()) => none(),
+            Err(error) => raise_lock_error(error),
+        }
     }
+}
 
-    /// Release the lock; any thread may.
-    fn release(&self, py: Python<'_>) -> PyResult<()> {
-        self.inner.release().map_err(|e| lock_error(py, e))
-    }
+/// `__exit__(*args)`: releases.
+unsafe extern "C-unwind" fn exit(object: *mut PyObject, _args: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    unsafe { release(object, null_mut()) }
+}
 
-    /// An obsolete synonym of `release()`.
-    fn release_lock(&self, py: Python<'_>) -> PyResult<()> {
-        self.release(py)
-    }
+/// `locked()`, `locked_lock()`.
+unsafe extern "C-unwind" fn locked(object: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    py_bool(unsafe { lock_of(object) }.locked())
+}
 
-    /// Release the lock at the end of a `with` block.
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.release(py)
-    }
+/// `_at_fork_reinit()`: unlocked, waking nobody (FORK-1).
+unsafe extern "C-unwind" fn at_fork_reinit(
+    object: *mut PyObject,
+    _: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this in a forked child, where no other thread exists, or (its tests)
+    // on a lock no other thread uses; a Python-level waiter elsewhere would be a misuse CPython's
+    // own lock does not survive either.
+    unsafe { lock_of(object).reinit_after_fork() };
+    none()
+}
 
-    /// Whether the lock is held.
-    fn locked(&self) -> bool {
-        self.inner.locked()
-    }
-
-    /// An obsolete synonym of `locked()`.
-    fn locked_lock(&self) -> bool {
-        self.inner.locked()
-    }
-
-    /// Make the lock unlocked, whatever its state, waking nobody (after a fork).
-    fn _at_fork_reinit(&self) {
-        // SAFETY: CPython calls this in a forked child, where no other thread exists, or (its
-        // tests) on a lock no other thread uses; a Python-level waiter elsewhere would be a
-        // misuse CPython's own lock does not survive either.
-        unsafe { self.inner.reinit_after_fork() }
-    }
-
-    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let state = if slf.get().inner.locked() {
+/// `repr()`: `<unlocked _thread.lock object at 0x...>`.
+unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    unsafe {
+        let state = if lock_of(object).locked() {
             "locked"
         } else {
             "unlocked"
         };
-        let class = slf.get_type();
-        Ok(format!(
-            "<{state} {}.{} object at {:p}>",
-            class.module()?,
-            class.qualname()?,
-            slf.as_ptr()
-        ))
+        let text = format!("<{state} {} object at {object:p}>", type_name(object));
+        ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as ffi::Py_ssize_t)
     }
+}
+
+/// The `tp_name` of an object's type (`_thread.lock`; a subclass's own name).
+///
+/// # Safety
+///
+/// `object` is live.
+pub(crate) unsafe fn type_name(object: *mut PyObject) -> String {
+    // SAFETY: every type has a NUL-terminated `tp_name`.
+    unsafe { CStr::from_ptr((*ffi::Py_TYPE(object)).tp_name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `lock()` (3.13+): a new unlocked lock; no arguments.
+unsafe extern "C-unwind" fn new(
+    type_: *mut PyTypeObject,
+    args: *mut PyObject,
+    kwargs: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls `tp_new` with the GIL, a tuple and a dict or null.
+    unsafe {
+        if !kwargs.is_null() && ffi::PyDict_Size(kwargs) != 0 {
+            return raise(ffi::PyExc_TypeError, c"lock() takes no keyword arguments");
+        }
+        if capi::PyArg_UnpackTuple(args, c"lock".as_ptr(), 0, 0) == 0 {
+            return null_mut();
+        }
+        new_lock_of(type_, true)
+    }
+}
+
+unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
+    // SAFETY: CPython deallocates with the GIL, once; the fields were initialised at creation.
+    unsafe {
+        let this = object.cast::<LockObject>();
+        if !(*this).weakrefs.is_null() {
+            capi::PyObject_ClearWeakRefs(object);
+        }
+        std::ptr::drop_in_place(addr_of_mut!((*this).lock));
+        object::free(object);
+    }
+}
+
+/// Makes `_thread.lock` (instantiable from 3.13, PY-1) and returns it (null with an exception).
+///
+/// # Safety
+///
+/// The caller holds the GIL.
+pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
+    let acquire_doc = c"acquire($self, /, blocking=True, timeout=-1)\n--\n\nLock the lock.";
+    let methods = vec![
+        with_keywords(c"acquire", acquire, acquire_doc),
+        with_keywords(
+            c"acquire_lock",
+            acquire,
+            c"An obsolete synonym of acquire().",
+        ),
+        with_keywords(c"__enter__", acquire, c"Lock the lock."),
+        plain(c"release", release, Takes::Nothing, c"Release the lock."),
+        plain(
+            c"release_lock",
+            release,
+            Takes::Nothing,
+            c"An obsolete synonym of release().",
+        ),
+        plain(c"__exit__", exit, Takes::Tuple, c"Release the lock."),
+        plain(
+            c"locked",
+            locked,
+            Takes::Nothing,
+            c"Tell whether the lock is locked.",
+        ),
+        plain(
+            c"locked_lock",
+            locked,
+            Takes::Nothing,
+            c"An obsolete synonym of locked().",
+        ),
+        plain(c"_at_fork_reinit", at_fork_reinit, Takes::Nothing, c""),
+    ];
+    let mut slots = vec![
+        slot(ffi::Py_tp_dealloc, dealloc as *mut _),
+        slot(ffi::Py_tp_repr, repr as *mut _),
+        slot(
+            ffi::Py_tp_doc,
+            c"A lock object is a synchronization primitive.".as_ptr() as *mut _,
+        ),
+    ];
+    let mut flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+    if profile().has_thread_handles {
+        slots.push(slot(ffi::Py_tp_new, new as *mut _));
+    } else {
+        flags |= ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION;
+    }
+    let members = vec![object::weaklist_member(offset_of!(LockObject, weakrefs))];
+    // SAFETY: forwarded from the contract; the slots match their functions.
+    let type_ = unsafe {
+        object::make_type(
+            c"_thread.lock",
+            size_of::<LockObject>(),
+            flags,
+            slots,
+            methods,
+            members,
+        )
+    };
+    // Release: publishes the initialised type to `new_lock` on any thread.
+    LOCK_TYPE.store(type_, Ordering::Release);
+    type_
 }

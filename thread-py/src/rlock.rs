@@ -1,135 +1,224 @@
 //! `_thread.RLock`: thread-lock's [`RLock`] with CPython's Python surface, including the private
 //! methods `threading.Condition` uses (`_is_owned`, `_release_save`, `_acquire_restore`).
+//! Subclassable, and its constructor ignores its arguments, as CPython's.
+//!
+//! # Unwinding
+//!
+//! As for [`crate::lock`]: raw `extern "C-unwind"` methods, the lock borrowed from the object.
 
-use std::sync::Arc;
+use std::ffi::c_ulong;
+use std::mem::offset_of;
+use std::ptr::{addr_of_mut, null_mut};
 
-use pyo3::exceptions::PyRuntimeError;
-use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::ffi::{self, PyObject, PyTypeObject};
 use thread_core::Ident;
-use thread_lock::{RLock, RLockState, Timeout, parse_timeout};
+use thread_lock::{RLock, RLockState, Timeout};
 
-use crate::errors::lock_error;
-use crate::wait::without_gil;
+use crate::capi;
+use crate::errors::raise_lock_error;
+use crate::interpreter::profile;
+use crate::lock::{parse_acquire, type_name, wait_for};
+use crate::object::{self, Takes, alloc, none, plain, py_bool, slot, with_keywords};
+use crate::wait::{Waited, wait_released};
 
-/// `_thread.RLock`: a reentrant lock owned by the thread that acquired it.
-#[pyclass(name = "RLock", module = "pythread", frozen, weakref, subclass)]
-#[derive(Debug)]
-pub(crate) struct PyRLock {
-    inner: Arc<RLock>,
+/// The instance layout of `_thread.RLock`.
+#[repr(C)]
+struct RLockObject {
+    base: PyObject,
+    weakrefs: *mut PyObject,
+    rlock: RLock,
 }
 
-impl PyRLock {
-    fn acquire_impl(&self, py: Python<'_>, blocking: bool, timeout: f64) -> PyResult<bool> {
-        let timeout = parse_timeout(blocking, timeout).map_err(|e| lock_error(py, e))?;
+/// The RLock inside an instance (or a subclass's).
+///
+/// # Safety
+///
+/// `object` is a live instance; the reference does not outlive it.
+unsafe fn rlock_of<'a>(object: *mut PyObject) -> &'a RLock {
+    // SAFETY: forwarded from the contract.
+    unsafe { &(*object.cast::<RLockObject>()).rlock }
+}
+
+/// `RLock(*args, **kwargs)`: a new, free RLock; the arguments are ignored.
+unsafe extern "C-unwind" fn new(
+    type_: *mut PyTypeObject,
+    _args: *mut PyObject,
+    _kwargs: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls `tp_new` with the GIL; the memory is zeroed and ours to initialise.
+    unsafe {
+        let object = alloc(type_);
+        if !object.is_null() {
+            addr_of_mut!((*object.cast::<RLockObject>()).rlock).write(RLock::new());
+        }
+        object
+    }
+}
+
+/// `acquire(blocking=True, timeout=-1)`, `__enter__`.
+unsafe extern "C-unwind" fn acquire(
+    object: *mut PyObject,
+    args: *mut PyObject,
+    kwargs: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls methods with the GIL, a live instance and a tuple/dict/null.
+    unsafe {
+        let Some(timeout) = parse_acquire(args, kwargs) else {
+            return null_mut();
+        };
+        let rlock = rlock_of(object);
         // One try with the GIL held; it also takes the owner's re-entry.
-        if self
-            .inner
-            .acquire_with(Timeout::NonBlocking)
-            .map_err(|e| lock_error(py, e))?
-        {
-            return Ok(true);
+        match rlock.acquire_with(Timeout::NonBlocking) {
+            Ok(true) => return py_bool(true),
+            Ok(false) => {}
+            Err(error) => return raise_lock_error(error),
         }
-        if matches!(timeout, Timeout::NonBlocking) || timeout == Timeout::Within(Default::default())
-        {
-            return Ok(false);
+        match wait_for(timeout, |timeout| rlock.acquire_with(timeout)) {
+            Some(acquired) => py_bool(acquired),
+            None => null_mut(),
         }
-        let rlock = Arc::clone(&self.inner);
-        without_gil(py, move || rlock.acquire_with(timeout)).map_err(|e| lock_error(py, e))
     }
 }
 
-#[pymethods]
-impl PyRLock {
-    #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> Self {
-        PyRLock {
-            inner: Arc::new(RLock::new()),
+/// `release()`: one level less; free at 0. Only the owner may.
+unsafe extern "C-unwind" fn release(object: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    match unsafe { rlock_of(object) }.release() {
+        Ok(()) => none(),
+        // SAFETY: we hold the GIL.
+        Err(error) => unsafe { raise_lock_error(error) },
+    }
+}
+
+/// `__exit__(*args)`: releases.
+unsafe extern "C-unwind" fn exit(object: *mut PyObject, _args: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    unsafe { release(object, null_mut()) }
+}
+
+/// `locked()` (3.14+).
+unsafe extern "C-unwind" fn locked(object: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    py_bool(unsafe { rlock_of(object) }.locked())
+}
+
+/// `_is_owned()`.
+unsafe extern "C-unwind" fn is_owned(object: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    py_bool(unsafe { rlock_of(object) }.is_owned())
+}
+
+/// `_recursion_count()`.
+unsafe extern "C-unwind" fn recursion_count(
+    object: *mut PyObject,
+    _: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    unsafe { ffi::PyLong_FromSize_t(rlock_of(object).recursion_count()) }
+}
+
+/// `_release_save()`: frees the lock, returns `(count, owner)`.
+unsafe extern "C-unwind" fn release_save(object: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    unsafe {
+        match rlock_of(object).release_save() {
+            Ok(state) => {
+                let (count, owner) = state.into_parts();
+                let count = ffi::PyLong_FromSize_t(count);
+                let owner = ffi::PyLong_FromUnsignedLongLong(owner.as_u64());
+                if count.is_null() || owner.is_null() {
+                    ffi::Py_XDECREF(count);
+                    ffi::Py_XDECREF(owner);
+                    return null_mut();
+                }
+                ffi::PyTuple_Pack(2, count, owner).also_decref(&[count, owner])
+            }
+            Err(error) => raise_lock_error(error),
         }
     }
+}
 
-    /// Lock the lock, or add one to its count if the caller owns it.
-    #[pyo3(signature = (blocking = true, timeout = -1.0))]
-    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: f64) -> PyResult<bool> {
-        self.acquire_impl(py, blocking, timeout)
+/// Drops the given temporaries after building a result from them.
+trait AlsoDecref {
+    fn also_decref(self, temporaries: &[*mut PyObject]) -> Self;
+}
+
+impl AlsoDecref for *mut PyObject {
+    fn also_decref(self, temporaries: &[*mut PyObject]) -> Self {
+        for &temporary in temporaries {
+            // SAFETY: each is a new reference of ours (an int: its decref runs no Python code).
+            unsafe { ffi::Py_DecRef(temporary) };
+        }
+        self
     }
+}
 
-    /// Lock the lock (`with rlock:`).
-    #[pyo3(signature = (blocking = true, timeout = -1.0))]
-    fn __enter__(&self, py: Python<'_>, blocking: bool, timeout: f64) -> PyResult<bool> {
-        self.acquire_impl(py, blocking, timeout)
+/// `_acquire_restore((count, owner))`: waits for the lock (not interruptibly, as CPython), then
+/// restores both.
+unsafe extern "C-unwind" fn acquire_restore(
+    object: *mut PyObject,
+    args: *mut PyObject,
+) -> *mut PyObject {
+    let mut count: c_ulong = 0;
+    let mut owner: c_ulong = 0;
+    // SAFETY: "(kk)" writes two unsigned longs; we hold the GIL.
+    if unsafe {
+        capi::PyArg_ParseTuple(
+            args,
+            c"(kk):_acquire_restore".as_ptr(),
+            &mut count as *mut c_ulong,
+            &mut owner as *mut c_ulong,
+        )
+    } == 0
+    {
+        return null_mut();
     }
-
-    /// Subtract one from the count; the lock is free at 0. Only the owner may.
-    fn release(&self, py: Python<'_>) -> PyResult<()> {
-        self.inner.release().map_err(|e| lock_error(py, e))
+    // CPython restores owner 0 too (a hold no thread can release); thread-lock's owners are real
+    // idents, so it gets one no thread can have.
+    let Some(owner) = Ident::from_u64(owner as u64).or_else(|| Ident::from_u64(u64::MAX)) else {
+        return none();
+    };
+    let state = RLockState::from_parts(count as usize, owner);
+    // SAFETY: as in `acquire`.
+    let rlock = unsafe { rlock_of(object) };
+    let once = |_: Option<std::time::Duration>| {
+        rlock.acquire_restore(state);
+        Waited::Done(())
+    };
+    // SAFETY: we hold the GIL; the wait touches no Python object.
+    match unsafe { wait_released(None, once) } {
+        Some(()) => none(),
+        None => null_mut(),
     }
+}
 
-    /// Release at the end of a `with` block.
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.release(py)
-    }
+/// `_at_fork_reinit()`: free, owner 0, count 0, waking nobody (FORK-1).
+unsafe extern "C-unwind" fn at_fork_reinit(
+    object: *mut PyObject,
+    _: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: as for `lock._at_fork_reinit`: a forked child, or a lock nobody else uses.
+    unsafe { rlock_of(object).reinit_after_fork() };
+    none()
+}
 
-    /// Whether any thread holds the lock.
-    fn locked(&self) -> bool {
-        self.inner.locked()
-    }
-
-    /// For internal use by `threading.Condition`.
-    fn _is_owned(&self) -> bool {
-        self.inner.is_owned()
-    }
-
-    /// For internal use by reentrancy checks.
-    fn _recursion_count(&self) -> usize {
-        self.inner.recursion_count()
-    }
-
-    /// For internal use by `threading.Condition`: frees the lock, returns `(count, owner)`.
-    fn _release_save(&self, py: Python<'_>) -> PyResult<(usize, u64)> {
-        let (count, owner) = self
-            .inner
-            .release_save()
-            .map_err(|e| lock_error(py, e))?
-            .into_parts();
-        Ok((count, owner.as_u64()))
-    }
-
-    /// For internal use by `threading.Condition`: waits for the lock, restores `(count, owner)`.
-    fn _acquire_restore(&self, py: Python<'_>, state: (usize, u64)) -> PyResult<()> {
-        let (count, owner) = state;
-        let owner = Ident::from_u64(owner)
-            .ok_or_else(|| PyRuntimeError::new_err("cannot restore an RLock to owner 0"))?;
-        let state = RLockState::from_parts(count, owner);
-        let rlock = Arc::clone(&self.inner);
-        without_gil(py, move || rlock.acquire_restore(state));
-        Ok(())
-    }
-
-    /// Unlocked, owner 0, count 0, waking nobody (after a fork).
-    fn _at_fork_reinit(&self) {
-        // SAFETY: as for `lock._at_fork_reinit`: a forked child, or a lock nobody else uses.
-        unsafe { self.inner.reinit_after_fork() }
-    }
-
-    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let rlock = &slf.get().inner;
+/// `repr()`: `<unlocked _thread.RLock object owner=0 count=0 at 0x...>`.
+unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
+    // SAFETY: as in `acquire`.
+    unsafe {
+        let rlock = rlock_of(object);
         let state = if rlock.locked() { "locked" } else { "unlocked" };
-        let class: Bound<'_, PyType> = slf.get_type();
         let (owner, count) = owner_and_count(rlock);
-        Ok(format!(
-            "<{state} {}.{} object owner={owner} count={count} at {:p}>",
-            class.module()?,
-            class.qualname()?,
-            slf.as_ptr()
-        ))
+        let text = format!(
+            "<{state} {} object owner={owner} count={count} at {object:p}>",
+            type_name(object)
+        );
+        ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as ffi::Py_ssize_t)
     }
 }
 
-/// The owner and count as `Debug` shows them (RLOCK-4), read from its text so no private field
-/// is needed.
+/// The owner and count as `Debug` shows them (RLOCK-4), read from its text so that no private
+/// field is needed.
 fn owner_and_count(rlock: &RLock) -> (String, String) {
     let text = format!("{rlock:?}");
     let field = |name: &str| {
@@ -139,4 +228,85 @@ fn owner_and_count(rlock: &RLock) -> (String, String) {
             .unwrap_or_else(|| "0".to_owned())
     };
     (field("owner="), field("count="))
+}
+
+unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
+    // SAFETY: CPython deallocates with the GIL, once; the fields were initialised by `new`.
+    unsafe {
+        let this = object.cast::<RLockObject>();
+        if !(*this).weakrefs.is_null() {
+            capi::PyObject_ClearWeakRefs(object);
+        }
+        std::ptr::drop_in_place(addr_of_mut!((*this).rlock));
+        object::free(object);
+    }
+}
+
+/// Makes `_thread.RLock` and returns it (null with an exception set).
+///
+/// # Safety
+///
+/// The caller holds the GIL.
+pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
+    let mut methods = vec![
+        with_keywords(
+            c"acquire",
+            acquire,
+            c"acquire($self, /, blocking=True, timeout=-1)\n--\n\nLock the lock.",
+        ),
+        with_keywords(c"__enter__", acquire, c"Lock the lock."),
+        plain(c"release", release, Takes::Nothing, c"Release the lock."),
+        plain(c"__exit__", exit, Takes::Tuple, c"Release the lock."),
+        plain(
+            c"_is_owned",
+            is_owned,
+            Takes::Nothing,
+            c"For internal use by `threading.Condition`.",
+        ),
+        plain(
+            c"_recursion_count",
+            recursion_count,
+            Takes::Nothing,
+            c"For internal use by reentrancy checks.",
+        ),
+        plain(
+            c"_release_save",
+            release_save,
+            Takes::Nothing,
+            c"For internal use by `threading.Condition`.",
+        ),
+        plain(
+            c"_acquire_restore",
+            acquire_restore,
+            Takes::Tuple,
+            c"For internal use by `threading.Condition`.",
+        ),
+        plain(c"_at_fork_reinit", at_fork_reinit, Takes::Nothing, c""),
+    ];
+    if profile().has_names {
+        methods.push(plain(
+            c"locked",
+            locked,
+            Takes::Nothing,
+            c"Tell whether the lock is locked.",
+        ));
+    }
+    let slots = vec![
+        slot(ffi::Py_tp_new, new as *mut _),
+        slot(ffi::Py_tp_dealloc, dealloc as *mut _),
+        slot(ffi::Py_tp_repr, repr as *mut _),
+    ];
+    let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE;
+    let members = vec![object::weaklist_member(offset_of!(RLockObject, weakrefs))];
+    // SAFETY: forwarded from the contract; the slots match their functions.
+    unsafe {
+        object::make_type(
+            c"_thread.RLock",
+            size_of::<RLockObject>(),
+            flags,
+            slots,
+            methods,
+            members,
+        )
+    }
 }

@@ -1,42 +1,51 @@
-//! `start_new_thread` on thread-core's foreign-body spawn path (SPAWN-9), and `_set_sentinel`.
+//! Starting threads — `start_new_thread`, and `start_joinable_thread` (3.13) — on thread-core's
+//! foreign-body spawn path (SPAWN-9), and `_set_sentinel` (3.11, 3.12).
 //!
 //! The thread's body is an `extern "C-unwind"` function that makes a thread state in the
 //! interpreter that started it and takes the GIL with it (as CPython's `thread_run` does, so a
-//! sub-interpreter's threads are its own), calls the function, and reports an uncaught exception as CPython 3.11's
-//! `thread_run` does: `SystemExit` silently, anything else through `sys.unraisablehook` with
-//! err_msg "Exception ignored in thread started by" and the function as object. At interpreter
-//! shutdown CPython ends a daemon thread that asks for the GIL with `pthread_exit`; that forced
-//! unwind must find no `catch_unwind` and no guard that would release a GIL it does not hold, so
-//! the body uses CPython's thread-state calls directly (no `Python::attach` guard) and drops its
-//! Python objects by hand after the call: a forced unwind leaks them, as CPython does, instead of
-//! touching reference counts without the GIL.
+//! sub-interpreter's threads are its own), calls the function, and reports an uncaught exception
+//! in the version's form (PY-2): `SystemExit` silently, anything else through
+//! `sys.unraisablehook`.
 //!
-//! The sentinel (`threading`'s `_tstate_lock`) is a lock that the thread acquires and that is
-//! released, if held, when the thread's Python state is gone: right after the body deletes it, or,
-//! for a thread pythread did not start, by a thread-local destructor at thread exit.
+//! # Unwinding
+//!
+//! At interpreter shutdown CPython ends a daemon thread that asks for the GIL, or that runs
+//! Python code which does, with `pthread_exit` (PY-9). Between the thread's start and every
+//! CPython call that may do it, the body holds only raw pointers: the boot record is unpacked
+//! and freed before the GIL is asked for, and the function's references are dropped by hand
+//! after the call — a forced unwind leaks them, as CPython's own `pthread_exit` does, instead of
+//! touching reference counts without the GIL. The entry points that start threads run the
+//! audit hooks (Python code) with nothing to drop live either.
+//!
+//! The sentinel (3.11/3.12 `threading`'s `_tstate_lock`) is a lock that the thread acquires and
+//! that is released, if held, when the thread's Python state is gone: right after the body
+//! deletes it, or, for a thread pythread did not start, by a thread-local destructor at thread
+//! exit. Its releases never hand it to a waiter (PY-8): `threading` asserts it is unlocked right
+//! after releasing it.
 
 use std::cell::RefCell;
-use std::ffi::c_void;
-use std::mem::ManuallyDrop;
+use std::ffi::{c_int, c_void};
+use std::ptr::{null, null_mut};
 use std::sync::Arc;
 
-use pyo3::exceptions::{PySystemExit, PyTypeError};
-use pyo3::ffi;
-use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
-use thread_core::Builder;
+use pyo3::ffi::{self, PyObject};
+use thread_core::{Builder, ThreadHandle};
 use thread_lock::Lock;
 
-use crate::errors::thread_error;
-use crate::lock::PyLock;
+use crate::args::Keywords;
+use crate::capi;
+use crate::errors::{raise, raise_thread_error};
+use crate::handle;
+use crate::interpreter::{FinalizingRefusal, Unraisable, profile};
+use crate::lock::{lock_of, new_lock};
 
-/// What a new thread runs.
+/// What a new thread runs: owned references, given up by the thread.
 struct Boot {
-    function: Py<PyAny>,
-    args: Py<PyTuple>,
-    kwargs: Option<Py<PyDict>>,
-    /// The interpreter that started the thread, which the thread joins (as CPython's own
-    /// threads do; a sub-interpreter's threads are its own).
+    function: *mut PyObject,
+    args: *mut PyObject,
+    /// A dict, or null.
+    kwargs: *mut PyObject,
+    /// The interpreter that started the thread, which the thread joins.
     interpreter: *mut ffi::PyInterpreterState,
 }
 
@@ -56,144 +65,318 @@ thread_local! {
 fn release_sentinel(lock: Option<Arc<Lock>>) {
     if let Some(lock) = lock {
         // Usually held by `threading`; an unlocked one is left as it is, as CPython does.
-        let _ = lock.release();
+        let _ = lock.release_without_handoff();
     }
 }
 
-/// `_set_sentinel()`: a new lock (unlocked: `threading` acquires it), released, if held, when the
-/// calling thread's state goes away.
-pub(crate) fn set_sentinel() -> PyLock {
-    let lock = PyLock::new_unlocked();
-    let previous = SENTINEL.with(|slot| slot.borrow_mut().0.replace(Arc::clone(&lock.inner)));
-    // CPython drops the old sentinel's reference (releasing nothing); we do the same.
-    drop(previous);
-    lock
+/// `_set_sentinel()`: a new lock (unlocked: `threading` acquires it), released, if held, when
+/// the calling thread's state goes away; its releases never hand off (PY-8).
+pub(crate) unsafe extern "C-unwind" fn set_sentinel(
+    _module: *mut PyObject,
+    _: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: called by CPython with the GIL.
+    let object = unsafe { new_lock(false) };
+    if !object.is_null() {
+        // SAFETY: a live lock object, just made.
+        let lock = Arc::clone(unsafe { lock_of(object) });
+        // CPython drops the old sentinel's reference (releasing nothing); we do the same.
+        let previous = SENTINEL.with(|slot| slot.borrow_mut().0.replace(lock));
+        drop(previous);
+    }
+    object
 }
 
-/// `start_new_thread(function, args, kwargs=None)`.
-pub(crate) fn start_new_thread(
-    py: Python<'_>,
-    function: &Bound<'_, PyAny>,
-    args: &Bound<'_, PyAny>,
-    kwargs: Option<&Bound<'_, PyAny>>,
-) -> PyResult<u64> {
-    if !function.is_callable() {
-        return Err(PyTypeError::new_err("first arg must be callable"));
-    }
-    let args = args
-        .cast::<PyTuple>()
-        .map_err(|_| PyTypeError::new_err("2nd arg must be a tuple"))?;
-    let kwargs = match kwargs {
-        None => None,
-        Some(kwargs) => Some(
-            kwargs
-                .cast::<PyDict>()
-                .map_err(|_| PyTypeError::new_err("optional 3rd arg must be a dictionary"))?,
-        ),
+/// The refusal of a thread started while the interpreter finalizes (PY-2); null.
+///
+/// # Safety
+///
+/// The caller holds the GIL.
+unsafe fn refuse_at_shutdown() -> *mut PyObject {
+    let class = match profile().finalizing_refusal {
+        FinalizingRefusal::RuntimeFinalizing(_) => {
+            let found = capi::symbol(c"PyExc_PythonFinalizationError");
+            // SAFETY: 3.13 exports the exception class as a `PyObject *` variable.
+            match unsafe { found.cast::<*mut PyObject>().as_ref() } {
+                Some(class) => *class,
+                // SAFETY: a static of the interpreter.
+                None => unsafe { ffi::PyExc_RuntimeError },
+            }
+        }
+        // SAFETY: a static of the interpreter.
+        _ => unsafe { ffi::PyExc_RuntimeError },
     };
-    // The event CPython 3.12+ raises (3.11 has none), before anything is allocated (SPAWN-3).
-    let none = py.None();
-    let kwargs_arg = kwargs.map_or_else(|| none.bind(py).clone(), |k| k.clone().into_any());
-    py.import("sys")?.call_method1(
-        "audit",
-        ("_thread.start_new_thread", function, args, kwargs_arg),
-    )?;
-    let boot = Box::new(Boot {
-        function: function.clone().unbind(),
-        args: args.clone().unbind(),
-        kwargs: kwargs.map(|k| k.clone().unbind()),
-        // SAFETY: we hold the GIL, so there is a current interpreter.
-        interpreter: unsafe { ffi::PyInterpreterState_Get() },
-    });
-    let raw = Box::into_raw(boot);
-    // Python's hooks saw the event above; thread-core's own registry has none in a Python
-    // process, so its event changes nothing.
-    // SAFETY: `raw` is a `Boot` that the new thread takes over (or that we take back below when
-    // no thread was created); `body` reports its own failures and never calls `exit()`.
-    let spawned = unsafe { Builder::new().spawn_foreign(body, raw.cast(), false) };
-    match spawned {
-        Ok((ident, _)) => Ok(ident.as_u64()),
-        Err(error) => {
-            // SAFETY: no thread was created, so the box is still ours alone.
-            drop(unsafe { Box::from_raw(raw) });
-            Err(thread_error(py, error))
+    // SAFETY: forwarded from the contract.
+    unsafe { raise(class, c"can't create new thread at interpreter shutdown") }
+}
+
+/// `start_new_thread(function, args, kwargs=None)`: starts a detached thread, returns its ident.
+pub(crate) unsafe extern "C-unwind" fn start_new_thread(
+    _module: *mut PyObject,
+    args: *mut PyObject,
+) -> *mut PyObject {
+    let mut function: *mut PyObject = null_mut();
+    let mut call_args: *mut PyObject = null_mut();
+    let mut call_kwargs: *mut PyObject = null_mut();
+    // SAFETY: CPython calls us with the GIL and an argument tuple; three object pointers.
+    unsafe {
+        if capi::PyArg_UnpackTuple(
+            args,
+            c"start_new_thread".as_ptr(),
+            2,
+            3,
+            &mut function as *mut *mut PyObject,
+            &mut call_args as *mut *mut PyObject,
+            &mut call_kwargs as *mut *mut PyObject,
+        ) == 0
+        {
+            return null_mut();
+        }
+        if ffi::PyCallable_Check(function) == 0 {
+            return raise(ffi::PyExc_TypeError, c"first arg must be callable");
+        }
+        if ffi::PyTuple_Check(call_args) == 0 {
+            return raise(ffi::PyExc_TypeError, c"2nd arg must be a tuple");
+        }
+        if !call_kwargs.is_null() && ffi::PyDict_Check(call_kwargs) == 0 {
+            return raise(
+                ffi::PyExc_TypeError,
+                c"optional 3rd arg must be a dictionary",
+            );
+        }
+        // The event of 3.12+ (3.11 has none), before anything is allocated (SPAWN-3). The hooks
+        // are Python code: nothing here needs dropping (module docs).
+        if profile().audits_start_new_thread {
+            let kwargs_arg = if call_kwargs.is_null() {
+                ffi::Py_None()
+            } else {
+                call_kwargs
+            };
+            if capi::PySys_Audit(
+                c"_thread.start_new_thread".as_ptr(),
+                c"OOO".as_ptr(),
+                function,
+                call_args,
+                kwargs_arg,
+            ) < 0
+            {
+                return null_mut();
+            }
+        }
+        if profile().refuses_new_threads() {
+            return refuse_at_shutdown();
+        }
+        match spawn(function, call_args, call_kwargs, None) {
+            Some((ident, _)) => ffi::PyLong_FromUnsignedLongLong(ident),
+            None => null_mut(),
         }
     }
 }
 
-/// The thread's body (see the module docs). Its own frame holds nothing with a destructor while
-/// Python runs.
+/// `start_joinable_thread`'s keywords.
+static JOINABLE_KEYWORDS: Keywords<4> = Keywords([
+    c"function".as_ptr(),
+    c"handle".as_ptr(),
+    c"daemon".as_ptr(),
+    null(),
+]);
+
+/// `start_joinable_thread(function, handle=None, daemon=True)` (3.13, PY-4): starts a thread
+/// and returns its handle (the one given, else a new one).
+pub(crate) unsafe extern "C-unwind" fn start_joinable_thread(
+    _module: *mut PyObject,
+    args: *mut PyObject,
+    kwargs: *mut PyObject,
+) -> *mut PyObject {
+    let mut function: *mut PyObject = null_mut();
+    let mut handle_arg: *mut PyObject = null_mut();
+    let mut daemon: c_int = 1;
+    // SAFETY: CPython calls us with the GIL, a tuple and a dict or null; "O|Op" writes two
+    // objects and an int.
+    unsafe {
+        if capi::PyArg_ParseTupleAndKeywords(
+            args,
+            kwargs,
+            c"O|Op:start_joinable_thread".as_ptr(),
+            JOINABLE_KEYWORDS.as_ptr(),
+            &mut function as *mut *mut PyObject,
+            &mut handle_arg as *mut *mut PyObject,
+            &mut daemon as *mut c_int,
+        ) == 0
+        {
+            return null_mut();
+        }
+        if ffi::PyCallable_Check(function) == 0 {
+            return raise(ffi::PyExc_TypeError, c"thread function must be callable");
+        }
+        if handle_arg.is_null() {
+            handle_arg = ffi::Py_None();
+        } else if handle_arg != ffi::Py_None() && !handle::is_handle(handle_arg) {
+            return raise(ffi::PyExc_TypeError, c"'handle' must be a _ThreadHandle");
+        }
+        if capi::PySys_Audit(
+            c"_thread.start_joinable_thread".as_ptr(),
+            c"OiO".as_ptr(),
+            function,
+            daemon,
+            handle_arg,
+        ) < 0
+        {
+            return null_mut();
+        }
+        // From here on, a new reference to the handle to return.
+        let handle_object = if handle_arg == ffi::Py_None() {
+            handle::new_handle()
+        } else {
+            ffi::Py_IncRef(handle_arg);
+            handle_arg
+        };
+        if handle_object.is_null() {
+            return null_mut();
+        }
+        if handle::is_started(handle_object) {
+            ffi::Py_DecRef(handle_object);
+            return raise(ffi::PyExc_RuntimeError, c"thread already started");
+        }
+        if profile().refuses_new_threads() {
+            ffi::Py_DecRef(handle_object);
+            return refuse_at_shutdown();
+        }
+        let empty = ffi::PyTuple_New(0);
+        if empty.is_null() {
+            ffi::Py_DecRef(handle_object);
+            return null_mut();
+        }
+        let spawned = spawn(function, empty, null_mut(), Some(daemon != 0));
+        ffi::Py_DecRef(empty);
+        match spawned {
+            Some((_, Some(started))) => {
+                handle::set_started(handle_object, started);
+                handle_object
+            }
+            _ => {
+                ffi::Py_DecRef(handle_object);
+                null_mut()
+            }
+        }
+    }
+}
+
+/// Starts the thread: detached (`joinable` None) or joinable, a daemon or not. Returns its ident
+/// and handle, or `None` with the exception set.
+///
+/// # Safety
+///
+/// The caller holds the GIL; `function` is callable, `args` a tuple, `kwargs` a dict or null.
+unsafe fn spawn(
+    function: *mut PyObject,
+    args: *mut PyObject,
+    kwargs: *mut PyObject,
+    joinable: Option<bool>,
+) -> Option<(u64, Option<ThreadHandle>)> {
+    // SAFETY: forwarded from the contract: the new references go to the thread.
+    let boot = unsafe {
+        ffi::Py_IncRef(function);
+        ffi::Py_IncRef(args);
+        if !kwargs.is_null() {
+            ffi::Py_IncRef(kwargs);
+        }
+        Box::into_raw(Box::new(Boot {
+            function,
+            args,
+            kwargs,
+            interpreter: ffi::PyInterpreterState_Get(),
+        }))
+    };
+    let builder = match joinable {
+        Some(daemon) => Builder::new().daemon(daemon),
+        None => Builder::new(),
+    };
+    // Python's hooks saw the event already; thread-core's own registry has none in a Python
+    // process, so its event changes nothing.
+    // SAFETY: `boot` is a `Boot` that the new thread takes over (or that we take back below when
+    // no thread was created); `body` reports its own failures and never calls `exit()`.
+    let spawned = unsafe { builder.spawn_foreign(body, boot.cast(), joinable.is_some()) };
+    match spawned {
+        Ok((ident, handle)) => Some((ident.as_u64(), handle)),
+        Err(error) => {
+            // SAFETY: no thread was created, so the box and its references are still ours.
+            unsafe {
+                let boot = Box::from_raw(boot);
+                ffi::Py_DecRef(boot.function);
+                ffi::Py_DecRef(boot.args);
+                if !boot.kwargs.is_null() {
+                    ffi::Py_DecRef(boot.kwargs);
+                }
+                raise_thread_error(error);
+            }
+            None
+        }
+    }
+}
+
+/// The thread's body (see the module docs).
 extern "C-unwind" fn body(arg: *mut c_void) {
-    let boot = arg.cast::<Boot>();
-    // SAFETY: `arg` is the `Boot` boxed by `start_new_thread`, handed to this thread.
-    let interpreter = unsafe { (*boot).interpreter };
+    // SAFETY: `arg` is the `Boot` boxed by `spawn`, handed to this thread; unpacked into raw
+    // pointers and freed before anything can unwind.
+    let Boot {
+        function,
+        args,
+        kwargs,
+        interpreter,
+    } = *unsafe { Box::from_raw(arg.cast::<Boot>()) };
     // SAFETY: the interpreter that started us is alive (it waits for or outlives its threads;
-    // at shutdown CPython ends us in `PyEval_AcquireThread` instead). `PyThreadState_New` needs
-    // no GIL.
+    // at shutdown CPython ends us in `PyEval_AcquireThread` instead). `PyThreadState_New`
+    // needs no GIL.
     let tstate = unsafe { ffi::PyThreadState_New(interpreter) };
     // SAFETY: `tstate` is ours and new; this may end the thread with pthread_exit at shutdown,
-    // with nothing of ours to clean up yet.
-    unsafe { ffi::PyEval_AcquireThread(tstate) };
-    // SAFETY: `boot` is ours (see above); we hold the GIL.
-    unsafe { run(boot) };
+    // with nothing of ours to clean up (the references leak, as in CPython).
+    unsafe { capi::PyEval_AcquireThread(tstate) };
+    // SAFETY: we hold the GIL; the references are ours.
+    unsafe {
+        let result = capi::PyObject_Call(function, args, kwargs);
+        if result.is_null() {
+            if ffi::PyErr_ExceptionMatches(ffi::PyExc_SystemExit) != 0 {
+                ffi::PyErr_Clear();
+            } else {
+                report_failure(function);
+            }
+        } else {
+            capi::Py_DecRef(result);
+        }
+        capi::Py_DecRef(function);
+        capi::Py_DecRef(args);
+        if !kwargs.is_null() {
+            capi::Py_DecRef(kwargs);
+        }
+    }
     // SAFETY: we hold the GIL with `tstate`, which is current; clearing and deleting it is how
     // CPython ends its own threads, and releases the GIL.
     unsafe {
-        ffi::PyThreadState_Clear(tstate);
+        capi::PyThreadState_Clear(tstate);
         ffi::PyThreadState_DeleteCurrent();
     }
     release_sentinel(SENTINEL.with(|slot| slot.borrow_mut().0.take()));
 }
 
-/// Calls the function and reports how it ended, with the GIL held.
+/// Reports the set exception of a thread's function through `sys.unraisablehook`, in the
+/// version's form (PY-2).
 ///
 /// # Safety
 ///
-/// `boot` is a boxed `Boot` owned by the caller; the caller holds the GIL.
-unsafe fn run(boot: *mut Boot) {
-    // SAFETY: forwarded from the contract.
-    let Boot {
-        function,
-        args,
-        kwargs,
-        interpreter: _,
-    } = *unsafe { Box::from_raw(boot) };
-    // SAFETY: the caller holds the GIL; no PyO3 guard is made (see the module docs).
-    let py = unsafe { Python::assume_attached() };
-    // Dropped by hand at the end: a forced unwind out of the call leaks them, as CPython's
-    // pthread_exit does, instead of touching reference counts without the GIL.
-    let function = ManuallyDrop::new(function.into_bound(py));
-    let args = ManuallyDrop::new(args.into_bound(py));
-    let kwargs = ManuallyDrop::new(kwargs.map(|k| k.into_bound(py)));
-    let result = function.call(&*args, kwargs.as_ref());
-    if let Err(error) = result
-        && !error.is_instance_of::<PySystemExit>(py)
-    {
-        error.restore(py);
-        write_unraisable(&function);
-    }
-    drop(ManuallyDrop::into_inner(kwargs));
-    drop(ManuallyDrop::into_inner(args));
-    drop(ManuallyDrop::into_inner(function));
-}
-
-/// `_PyErr_WriteUnraisableMsg("in thread started by", function)` where the interpreter exports
-/// it (3.11, 3.12); else `PyErr_WriteUnraisable(function)`.
-fn write_unraisable(function: &Bound<'_, PyAny>) {
-    type WriteMsg = unsafe extern "C" fn(*const libc::c_char, *mut ffi::PyObject);
-    static LOOKUP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let address = *LOOKUP.get_or_init(|| {
-        // SAFETY: a NUL-terminated name looked up in the process's global symbols.
-        unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_PyErr_WriteUnraisableMsg".as_ptr()) as usize }
-    });
-    if address != 0 {
-        // SAFETY: the 3.11/3.12 signature `void (const char *, PyObject *)`; an exception is set
-        // and we hold the GIL.
-        let write: WriteMsg = unsafe { std::mem::transmute(address) };
-        // SAFETY: see above.
-        unsafe { write(c"in thread started by".as_ptr(), function.as_ptr()) };
-    } else {
-        // SAFETY: an exception is set and we hold the GIL.
-        unsafe { ffi::PyErr_WriteUnraisable(function.as_ptr()) };
+/// An exception is set; the caller holds the GIL.
+unsafe fn report_failure(function: *mut PyObject) {
+    // SAFETY: forwarded from the contract; the signatures are the versions' (see `Unraisable`).
+    unsafe {
+        match profile().unraisable {
+            Unraisable::InThreadStartedBy(write) => {
+                write(c"in thread started by".as_ptr(), function)
+            }
+            Unraisable::FormattedWithFunction(format) => format(
+                c"Exception ignored in thread started by %R".as_ptr(),
+                function,
+            ),
+            Unraisable::Plain => capi::PyErr_WriteUnraisable(function),
+        }
     }
 }

@@ -1,102 +1,83 @@
-//! Blocking waits with the GIL released, and what wakes the main thread's waits.
+//! Blocking waits with the GIL released (PY-10), interruptible on the main thread (LOCK-13,
+//! HANDLE-2), and with a way out that a forced unwind can take (PY-9).
 //!
-//! A blocking acquire first tries once with the GIL held (as CPython's `acquire_timed` does),
-//! then releases the GIL and waits in thread-lock. On the main thread thread-lock's wait is
-//! interruptible: when a signal's `EINTR` or thread-core's `signals::notify` wakes it, it runs the
-//! check registered here with `signals::set_check`, which takes the GIL and runs CPython's
-//! pending Python signal handlers (`PyErr_CheckSignals`). A handler that raises ends the acquire
-//! with that very exception (kept in [`take_interrupt_error`]); otherwise the wait goes on
-//! against its deadline (LOCK-13).
+//! A wait releases the GIL (`PyEval_SaveThread`), waits in thread-lock or thread-core, and takes
+//! the GIL back (`PyEval_RestoreThread`). On the main thread those waits are interruptible: when a
+//! signal's `EINTR` or thread-core's `signals::notify` wakes them, they run the check registered
+//! here, which only says "interrupted" — the wait returns, [`wait_released`] takes the GIL back
+//! and runs CPython's pending Python signal handlers (`PyErr_CheckSignals`) itself; a handler
+//! that raises ends the wait with its exception, otherwise it waits again against the same
+//! deadline. No Python code runs inside thread-lock's or thread-core's frames.
 //!
-//! CPython's own C signal handler only records the signal; it does not call thread-core's
-//! `notify`. That is enough: the OS runs a process-directed signal's handler on a thread that does
-//! not block it, and the handler's return makes the main thread's `futex` wait fail with `EINTR`
-//! when it ran there, after which the wait runs the registered check whether or not `notify` was
-//! called. CPython's handlers are left as CPython installed them.
+//! CPython's own C signal handler only records the signal; the OS runs a process-directed
+//! signal's handler on a thread that does not block it, and when that is the main thread its
+//! `futex` wait fails with `EINTR`. `interrupt_main` is CPython's `PyErr_SetInterruptEx`, which
+//! wakes no wait (as in CPython).
 //!
-//! `interrupt_main` is CPython's (`PyErr_SetInterruptEx`): it wakes no wait, as in CPython
-//! (thread-core's X-INTR-3 wake-up belongs to thread-core's own `interrupt_main`, unused here).
+//! # Unwinding
 //!
-//! At interpreter shutdown CPython 3.11 ends a daemon thread that asks for the GIL back with
-//! `pthread_exit`; unwinding that through PyO3's `catch_unwind` would abort the process. A thread
-//! other than the main one whose wait ends while the interpreter finalizes therefore never asks:
-//! it sleeps until the process exits (see the differences file of `cargo xtask cpython`).
+//! While the interpreter finalizes (3.11–3.13), `PyEval_RestoreThread` ends a daemon thread with
+//! `pthread_exit`, as the built-in's waits do (PY-10). That forced unwind leaves through
+//! [`wait_released`] and its callers, all `extern "C-unwind"` or plain Rust: nothing with a
+//! destructor is live across the call (the wait's outcome is a `Copy` value by then).
 
-use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use pyo3::prelude::*;
 use thread_core::Interrupt;
 
-/// The exception a Python signal handler raised in the main thread's wait, for the acquire to
-/// re-raise.
-static INTERRUPT_ERROR: Mutex<Option<PyErr>> = Mutex::new(None);
+use crate::capi;
 
-/// The exception that ended an interrupted wait, if it is still to be raised.
-pub(crate) fn take_interrupt_error() -> Option<PyErr> {
-    INTERRUPT_ERROR
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .take()
+/// How one wait ended, as a plain value (nothing to drop while the GIL is taken back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited<T: Copy> {
+    /// The wait finished with this result.
+    Done(T),
+    /// A signal woke the main thread: run the handlers, then wait again.
+    Interrupted,
 }
 
-/// thread-core's check for real signals: CPython's pending handlers, with the GIL.
-fn check_python_signals() -> Result<(), Interrupt> {
-    Python::attach(|py| {
-        // SAFETY: we hold the GIL (attached just above).
-        if unsafe { pyo3::ffi::PyErr_CheckSignals() } == 0 {
-            return Ok(());
-        }
-        let error = PyErr::fetch(py);
-        let python_type = error
-            .get_type(py)
-            .name()
-            .map_or_else(|_| "BaseException".to_owned(), |name| name.to_string());
-        let message = error.value(py).to_string();
-        *INTERRUPT_ERROR
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
-        Err(Interrupt::new(0, python_type, message))
-    })
+/// The check thread-core runs when a signal wakes a main-thread wait: it hands the signal to
+/// [`wait_released`], which runs the Python handlers with the GIL.
+fn interrupted() -> Result<(), Interrupt> {
+    Err(Interrupt::new(0, "KeyboardInterrupt", "signal"))
 }
 
 /// Registers the check with thread-core. Called once, at import.
 pub(crate) fn install() {
-    thread_core::signals::set_check(check_python_signals);
+    thread_core::signals::set_check(interrupted);
 }
 
-/// Whether the interpreter is finalizing (`_Py_IsFinalizing` in 3.11/3.12, `Py_IsFinalizing`
-/// from 3.13), looked up at run time so one build serves both.
-fn finalizing() -> bool {
-    static LOOKUP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let function = *LOOKUP.get_or_init(|| {
-        ["Py_IsFinalizing\0", "_Py_IsFinalizing\0"]
-            .iter()
-            .map(|name| {
-                // SAFETY: a NUL-terminated name looked up in the process's global symbols.
-                unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr().cast()) as usize }
-            })
-            .find(|address| *address != 0)
-            .unwrap_or(0)
-    });
-    if function == 0 {
-        return false;
-    }
-    // SAFETY: both symbols are `int (void)`, callable without the GIL.
-    let function: extern "C" fn() -> libc::c_int = unsafe { std::mem::transmute(function) };
-    function() != 0
-}
-
-/// Runs `wait` with the GIL released. A thread other than the main one that comes back while
-/// the interpreter finalizes sleeps until the process exits instead (see the module docs).
-pub(crate) fn without_gil<T: Send>(py: Python<'_>, wait: impl FnOnce() -> T + Send) -> T {
-    py.detach(|| {
-        let result = wait();
-        if !thread_core::is_main_thread() && finalizing() {
-            loop {
-                // SAFETY: pause has no preconditions; it returns only after a signal handler.
-                unsafe { libc::pause() };
+/// Runs `wait(remaining)` with the GIL released until it is `Done`, or until a Python signal
+/// handler raises (`None`, with the exception set). `remaining` is `None` for "forever", else
+/// what is left of `timeout` (zero once the deadline has passed: one last try).
+///
+/// # Safety
+///
+/// The caller holds the GIL (with the calling thread's own thread state). `wait` must not
+/// touch Python objects and must not unwind.
+pub(crate) unsafe fn wait_released<T: Copy>(
+    timeout: Option<Duration>,
+    mut wait: impl FnMut(Option<Duration>) -> Waited<T>,
+) -> Option<T> {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let mut remaining = timeout;
+    loop {
+        // SAFETY: we hold the GIL (contract); the state is given back below.
+        let state = unsafe { capi::PyEval_SaveThread() };
+        let outcome = wait(remaining);
+        // SAFETY: `state` is this thread's, released above. May end the thread (module docs).
+        unsafe { capi::PyEval_RestoreThread(state) };
+        match outcome {
+            Waited::Done(value) => return Some(value),
+            Waited::Interrupted => {
+                // SAFETY: we hold the GIL again.
+                if unsafe { capi::PyErr_CheckSignals() } != 0 {
+                    return None;
+                }
+                if let Some(deadline) = deadline {
+                    remaining = Some(deadline.saturating_duration_since(Instant::now()));
+                }
             }
         }
-        result
-    })
+    }
 }

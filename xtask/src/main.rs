@@ -6,17 +6,20 @@
 //! - `bench`: the criterion benches of every crate.
 //! - `python`: which CPython the differential runs use (the rule of SPEC.md's "Target").
 //! - `cpython`: CPython's own thread tests on the built-in `_thread` and on `pythread`.
+//! - `stress`: the stress programs, bounded in time (`--seconds N` per program makes a soak).
 
 mod bench;
 mod clauses;
 mod cpython;
 mod python;
+mod stress;
 mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <verify | report | bench [--quick] | python | cpython>";
+const USAGE: &str = "usage: cargo xtask <verify | report | bench [--quick] | python | cpython | \
+                     stress [--seconds N] [--release] [--asan]>";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         }
         Some("bench") => bench::bench(&root, &args[1..]),
         Some("cpython") => cpython::cpython(&root),
+        Some("stress") => stress::stress(&root, &args[1..]),
         Some("python") => match python::find() {
             Ok(found) => {
                 println!("{} {}", found.program.display(), found.version_string());
