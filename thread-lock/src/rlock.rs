@@ -4,7 +4,11 @@
 //!
 //! An `RLock` is a [`RawLock`] plus two fields, `owner` (the owner's `get_ident()`, 0 when free)
 //! and `count`, like std's `ReentrantLock`. Both are written only by the thread that holds the raw
-//! lock, and both are cleared before the raw lock is released. The orderings:
+//! lock. `owner` is cleared before the raw lock is released. `count` means something only while
+//! `owner` is set; while the lock is free it rests at 1 (a release of the last level leaves it
+//! there, [`release_save`](RLock::release_save) and the fork reinit put it back), so that taking a
+//! free lock writes `owner` alone and releasing the last level writes nothing but `owner`. The
+//! orderings:
 //!
 //! * `owner` is read and written with `Relaxed`. A thread compares it with its own ident. If the
 //!   thread owns the lock, it wrote that value itself and program order makes it visible. If it
@@ -13,20 +17,24 @@
 //!   its own latest write. Idents are unique among live threads (CORE-2), so no other thread
 //!   writes our ident. The comparison therefore needs no synchronisation.
 //! * `count` is read and written with `Relaxed`: only the owner changes it, and a new owner's
-//!   view of it is ordered by the raw lock (the previous owner's Release unlock, our Acquire
-//!   lock). Other threads read it only for snapshots (`Debug`), where any recent value is right.
+//!   view of it (the resting 1) is ordered by the raw lock (the previous owner's Release unlock,
+//!   our Acquire lock). Other threads read it only for snapshots (`Debug`, which shows it only
+//!   beside a non-zero owner), where any recent value is right.
 //!   It is an atomic rather than a plain cell only so those snapshots are not data races.
 //! * The raw lock's own Acquire/Release orderings carry the data the `RLock` protects.
 
 use crate::error::LockError;
-use crate::lock::{acquire_parsed, acquire_raw};
+use crate::lock::acquire_raw;
 use crate::loom::{AtomicU64, AtomicUsize};
 use crate::raw::RawLock;
-use crate::timeout::{Timeout, parse};
+use crate::timeout::{Timeout, parse_timeout, surely_valid};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering::Relaxed;
 use thread_core::{Ident, get_ident};
+
+/// Where `count` rests while no thread owns the lock (see the module docs).
+const REST: usize = 1;
 
 /// CPython's `_thread.RLock`: reentrant, owned; released only by its owner.
 ///
@@ -98,7 +106,7 @@ impl RLock {
         RLock {
             raw: RawLock::new(),
             owner: AtomicU64::new(0),
-            count: AtomicUsize::new(0),
+            count: AtomicUsize::new(REST),
         }
     }
 
@@ -108,10 +116,11 @@ impl RLock {
         RLock {
             raw: RawLock::new(),
             owner: AtomicU64::new(0),
-            count: AtomicUsize::new(0),
+            count: AtomicUsize::new(REST),
         }
     }
 
+    #[inline]
     fn owned_by(&self, me: u64) -> bool {
         // Relaxed: see "Implementation details" in the module docs.
         self.owner.load(Relaxed) == me
@@ -126,9 +135,23 @@ impl RLock {
     /// assert_eq!(rlock.acquire(false, 0.0).unwrap_err().python_type(), "ValueError");
     /// assert_eq!(rlock.recursion_count(), 1);
     /// ```
+    #[inline]
     pub fn acquire(&self, blocking: bool, timeout: f64) -> Result<bool, LockError> {
-        let timeout = parse(blocking, timeout)?;
-        self.acquire_by(|raw| acquire_parsed(raw, timeout))
+        let me = get_ident().as_u64();
+        // The common arguments cannot fail a check (see `Lock::acquire`).
+        if surely_valid(blocking, timeout) {
+            if self.owned_by(me) {
+                return self.add_level();
+            }
+            if self.raw.try_lock_fast() {
+                self.take_ownership(me);
+                return Ok(true);
+            }
+        }
+        // As in `Lock::acquire`: the slow path's outcome as a `bool` before it is wrapped again,
+        // so that a caller's test of the outcome folds away on the fast paths.
+        let acquired = self.acquire_checked(me, blocking, timeout)?;
+        Ok(acquired)
     }
 
     /// The owner's re-acquire adds one to the count and returns `Ok(true)` at once (or
@@ -145,33 +168,54 @@ impl RLock {
     /// assert_eq!(rlock.recursion_count(), 2);
     /// ```
     pub fn acquire_with(&self, timeout: Timeout) -> Result<bool, LockError> {
-        self.acquire_by(|raw| acquire_raw(raw, timeout))
+        let acquired = self.acquire_timeout(get_ident().as_u64(), timeout)?;
+        Ok(acquired)
     }
 
-    /// The owner's re-acquire, or `wait` on the raw lock and take ownership.
+    /// The owner's re-acquire: one more level, or `OverflowError` with the count unchanged.
     #[inline]
-    fn acquire_by(
-        &self,
-        wait: impl FnOnce(&RawLock) -> Result<bool, LockError>,
-    ) -> Result<bool, LockError> {
-        let me = get_ident().as_u64();
-        if self.owned_by(me) {
-            // Relaxed: only the owner (us) writes count.
-            let count = self.count.load(Relaxed);
-            let next = count.checked_add(1).ok_or(LockError::CountOverflow)?;
-            self.count.store(next, Relaxed);
-            return Ok(true);
-        }
-        if !wait(&self.raw)? {
-            return Ok(false);
-        }
-        self.set_owner(me, 1);
+    fn add_level(&self) -> Result<bool, LockError> {
+        // Relaxed: only the owner (us) writes count.
+        let count = self.count.load(Relaxed);
+        let next = count.checked_add(1).ok_or(LockError::CountOverflow)?;
+        self.count.store(next, Relaxed);
         Ok(true)
     }
 
-    fn set_owner(&self, me: u64, count: usize) {
+    /// [`acquire`](RLock::acquire) past its fast path: the arguments were not the common ones,
+    /// or another thread holds the lock. The checks come first, even for the owner (RLOCK-2).
+    #[cold]
+    #[inline(never)]
+    fn acquire_checked(&self, me: u64, blocking: bool, timeout: f64) -> Result<bool, LockError> {
+        self.acquire_timeout(me, parse_timeout(blocking, timeout)?)
+    }
+
+    /// The owner's re-acquire, or the raw lock's acquire (the one path to the parking lot) and
+    /// then ownership.
+    fn acquire_timeout(&self, me: u64, timeout: Timeout) -> Result<bool, LockError> {
+        if self.owned_by(me) {
+            return self.add_level();
+        }
+        if !acquire_raw(&self.raw, timeout)? {
+            return Ok(false);
+        }
+        self.take_ownership(me);
+        Ok(true)
+    }
+
+    /// Makes `me`, which has just taken the raw lock, the owner of one level: the count already
+    /// rests at 1.
+    #[inline]
+    fn take_ownership(&self, me: u64) {
         // Relaxed: we hold the raw lock; see "Implementation details".
         self.owner.store(me, Relaxed);
+    }
+
+    /// Sets both fields, for `acquire_restore` (holding the raw lock) and for freeing the lock
+    /// (`owner` 0, `count` back at rest), before the raw lock is released.
+    fn set_owner(&self, owner: u64, count: usize) {
+        // Relaxed: we hold the raw lock; see "Implementation details".
+        self.owner.store(owner, Relaxed);
         self.count.store(count, Relaxed);
     }
 
@@ -182,18 +226,23 @@ impl RLock {
     /// let rlock = thread_lock::RLock::new();
     /// assert_eq!(rlock.release().unwrap_err().to_string(), "cannot release un-acquired lock");
     /// ```
+    #[inline]
     pub fn release(&self) -> Result<(), LockError> {
         let me = get_ident().as_u64();
-        // Relaxed: only the owner writes count, and we check ownership first.
-        if !self.owned_by(me) || self.count.load(Relaxed) == 0 {
+        // Relaxed: only the owner writes count; the value is used only once ownership is
+        // established.
+        let count = self.count.load(Relaxed);
+        if !self.owned_by(me) || count == 0 {
+            // (A count of 0 with an owner is only reachable through `acquire_restore`.)
             return Err(LockError::ReleaseUnacquired);
         }
-        let count = self.count.load(Relaxed) - 1;
-        self.count.store(count, Relaxed);
-        if count == 0 {
+        if count == REST {
+            // The last level: the count stays at rest.
             self.owner.store(0, Relaxed);
-            // We own the raw lock, so this cannot fail; its Release publishes owner/count = 0.
+            // We own the raw lock, so this cannot fail; its Release publishes owner = 0.
             let _ = self.raw.unlock();
+        } else {
+            self.count.store(count - 1, Relaxed);
         }
         Ok(())
     }
@@ -242,7 +291,7 @@ impl RLock {
             }
         } else {
             self.raw.lock();
-            self.set_owner(me, 1);
+            self.take_ownership(me);
             true
         };
         RLockGuard {
@@ -302,7 +351,7 @@ impl RLock {
             return Err(LockError::ReleaseUnacquired);
         }
         let count = self.count.load(Relaxed);
-        self.set_owner(0, 0);
+        self.set_owner(0, REST);
         // We own the raw lock: cannot fail.
         let _ = self.raw.unlock();
         Ok(RLockState { count, owner: me })
@@ -338,7 +387,7 @@ impl RLock {
     /// assert_eq!(rlock.recursion_count(), 0);
     /// ```
     pub unsafe fn reinit_after_fork(&self) {
-        self.set_owner(0, 0);
+        self.set_owner(0, REST);
         // SAFETY: forwarded from this function's contract.
         unsafe { self.raw.force_unlock() }
     }
@@ -369,9 +418,10 @@ impl fmt::Debug for RLock {
     /// `<{locked|unlocked} _thread.RLock object owner={ident} count={n}>` (RLOCK-4).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let locked = self.locked();
-        // Relaxed snapshots; both are 0 when free.
-        let (owner, count) = if locked {
-            (self.owner.load(Relaxed), self.count.load(Relaxed))
+        // Relaxed snapshots. The count means something only beside an owner (it rests at 1).
+        let owner = self.owner.load(Relaxed);
+        let (owner, count) = if locked && owner != 0 {
+            (owner, self.count.load(Relaxed))
         } else {
             (0, 0)
         };
