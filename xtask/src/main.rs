@@ -2,10 +2,13 @@
 //!
 //! - `verify`: formatting, clippy, every test, the loom models, and the clause-by-clause report
 //!   whose last line is `clauses: N covered, M uncovered, K n/a; tests: P passed, F failed`.
-//! - `report`: the clause report again, from the logs of the last `verify`.
+//! - `report`: the clause report again, from the logs of the last `verify` and the Python-level
+//!   tests' results of the last `cpython`.
 //! - `bench`: the criterion benches of every crate.
 //! - `python`: which CPython the differential runs use (the rule of SPEC.md's "Target").
-//! - `cpython`: CPython's own thread tests on the built-in `_thread` and on `pythread`.
+//! - `cpython`: CPython's own thread tests on the built-in `_thread` and on `pythread`, compared,
+//!   on every CPython found among 3.11, 3.12 and 3.13; then pythread's Python-level tests, whose
+//!   results the clause report reads.
 //! - `stress`: the stress programs, bounded in time (`--seconds N` per program makes a soak).
 
 mod bench;

@@ -255,18 +255,57 @@ pub(crate) fn verify(root: &Path) -> Result<bool, String> {
     Ok(all_passed)
 }
 
-/// Prints the clause-by-clause report from the test logs and returns whether it holds and its
-/// summary line.
+/// The Python-level tests' results that the last `cargo xtask cpython` left, with a line saying
+/// where they come from (none yet is no error: the Python markers then show "not run").
+fn python_results(root: &Path) -> Result<(Vec<clauses::PyVersionResults>, String), String> {
+    let path = root.join(clauses::PY_RESULTS_FILE);
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok((
+            Vec::new(),
+            format!(
+                "python tests: no {} yet (`cargo xtask cpython` writes it)",
+                clauses::PY_RESULTS_FILE
+            ),
+        ));
+    };
+    let runs = clauses::parse_py_results(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let age = fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|written| written.elapsed().ok())
+        .map_or_else(|| "?".to_owned(), format_duration);
+    let versions: Vec<&str> = runs.iter().map(|r| r.version.as_str()).collect();
+    Ok((
+        runs.clone(),
+        format!(
+            "python tests: {} (written {age} ago; CPython {})",
+            clauses::PY_RESULTS_FILE,
+            if versions.is_empty() {
+                "none".to_owned()
+            } else {
+                versions.join(", ")
+            }
+        ),
+    ))
+}
+
+/// Prints the clause-by-clause report from the test logs and the Python-level tests' results,
+/// and returns whether it holds and its summary line.
 pub(crate) fn clause_report(root: &Path, logs: &[PathBuf]) -> Result<(bool, String), String> {
     let clauses = clauses::load_clauses(&root.join("conformance").join("clauses.toml"))?;
     let markers = clauses::scan_markers(root, &clauses::workspace_sources(root))?;
+    let py_markers = clauses::workspace_py_markers(root)?;
     let mut results = Vec::new();
     for log in logs {
         let text = fs::read_to_string(log).unwrap_or_default();
         results.extend(clauses::parse_results(&text));
     }
-    let report = clauses::report(&clauses, &markers, &results);
+    let (py_runs, py_source) = python_results(root)?;
+    let mut proofs = clauses::rust_proofs(&markers, &results);
+    proofs.extend(clauses::py_proofs(&py_markers, &py_runs));
+    let report = clauses::report(&clauses, &proofs, clauses::test_counts(&results, &py_runs));
     println!("{}", report.text);
+    println!("{py_source}");
     for error in &report.errors {
         println!("error: {error}");
     }
