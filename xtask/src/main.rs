@@ -4,7 +4,8 @@
 //!   whose last line is `clauses: N covered, M uncovered, K n/a; tests: P passed, F failed`.
 //! - `report`: the clause report again, from the logs of the last `verify` and the Python-level
 //!   tests' results of the last `cpython`.
-//! - `bench`: the criterion benches of every crate.
+//! - `bench`: the criterion benches of every crate beside their peers, thread-lock's in rounds,
+//!   and the Python level (built-in `_thread` against pythread); `--quick` counts instructions.
 //! - `python`: which CPython the differential runs use (the rule of SPEC.md's "Target").
 //! - `cpython`: CPython's own thread tests on the built-in `_thread` and on `pythread`, compared,
 //!   on every CPython found among 3.11, 3.12 and 3.13; then pythread's Python-level tests, whose
@@ -14,6 +15,7 @@
 mod bench;
 mod clauses;
 mod cpython;
+mod pybench;
 mod python;
 mod stress;
 mod verify;
@@ -21,7 +23,8 @@ mod verify;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <verify | report | bench [--quick] | python | cpython | \
+const USAGE: &str = "usage: cargo xtask <verify | report | bench [--quick | --update-baseline | --rounds N --no-python --python-only] \
+                     | python | cpython | \
                      stress [--seconds N] [--release] [--asan]>";
 
 fn workspace_root() -> PathBuf {
