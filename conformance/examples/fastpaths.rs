@@ -55,10 +55,11 @@ fn run(case: &str, iterations: u64) -> bool {
         }
         "rlock_pair" => {
             for _ in 0..iterations {
-                if !matches!(black_box(&rlock).acquire(true, -1.0), Ok(true)) {
+                if !matches!(black_box(&rlock).acquire(true, -1.0), Ok(true))
+                    || black_box(&rlock).release().is_err()
+                {
                     return false;
                 }
-                let _ = black_box(&rlock).release();
             }
         }
         "get_ident" => {

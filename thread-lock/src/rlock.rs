@@ -3,12 +3,14 @@
 //! # Implementation details
 //!
 //! An `RLock` is a [`RawLock`] plus two fields, `owner` (the owner's `get_ident()`, 0 when free)
-//! and `count`, like std's `ReentrantLock`. Both are written only by the thread that holds the raw
-//! lock. `owner` is cleared before the raw lock is released. `count` means something only while
-//! `owner` is set; while the lock is free it rests at 1 (a release of the last level leaves it
-//! there, [`release_save`](RLock::release_save) and the fork reinit put it back), so that taking a
-//! free lock writes `owner` alone and releasing the last level writes nothing but `owner`. The
-//! orderings:
+//! and `extra`, the levels held beyond the first: the recursion count is `extra + 1`, wrapping,
+//! so the count of 0 that only [`acquire_restore`](RLock::acquire_restore) can set is
+//! `extra == usize::MAX`. Both are written only by the thread that holds the raw lock; `owner` is
+//! cleared before the raw lock is released, and `extra` is 0 whenever the lock is free (the last
+//! release finds it there, [`release_save`](RLock::release_save) and the fork reinit put it
+//! back). So taking a free lock writes `owner` alone, and releasing the last level tests `extra`
+//! against 0 and writes `owner` alone: the pair is two compare-and-swaps, two stores and the
+//! owner checks. The orderings:
 //!
 //! * `owner` is read and written with `Relaxed`. A thread compares it with its own ident. If the
 //!   thread owns the lock, it wrote that value itself and program order makes it visible. If it
@@ -16,10 +18,9 @@
 //!   it stored 0 after it (before releasing), and coherence forbids reading a value older than
 //!   its own latest write. Idents are unique among live threads (CORE-2), so no other thread
 //!   writes our ident. The comparison therefore needs no synchronisation.
-//! * `count` is read and written with `Relaxed`: only the owner changes it, and a new owner's
-//!   view of it (the resting 1) is ordered by the raw lock (the previous owner's Release unlock,
-//!   our Acquire lock). Other threads read it only for snapshots (`Debug`, which shows it only
-//!   beside a non-zero owner), where any recent value is right.
+//! * `extra` is read and written with `Relaxed`: only the owner changes it, and a new owner's
+//!   view of it (0) is ordered by the raw lock (the previous owner's Release unlock, our Acquire
+//!   lock). Other threads read it only for snapshots (`Debug`), where any recent value is right.
 //!   It is an atomic rather than a plain cell only so those snapshots are not data races.
 //! * The raw lock's own Acquire/Release orderings carry the data the `RLock` protects.
 
@@ -32,9 +33,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering::Relaxed;
 use thread_core::{Ident, get_ident};
-
-/// Where `count` rests while no thread owns the lock (see the module docs).
-const REST: usize = 1;
 
 /// CPython's `_thread.RLock`: reentrant, owned; released only by its owner.
 ///
@@ -52,7 +50,8 @@ const REST: usize = 1;
 pub struct RLock {
     raw: RawLock,
     owner: AtomicU64,
-    count: AtomicUsize,
+    /// The levels held beyond the first (see the module docs).
+    extra: AtomicUsize,
 }
 
 /// What [`RLock::release_save`] returns and [`RLock::acquire_restore`] takes: CPython's
@@ -106,7 +105,7 @@ impl RLock {
         RLock {
             raw: RawLock::new(),
             owner: AtomicU64::new(0),
-            count: AtomicUsize::new(REST),
+            extra: AtomicUsize::new(0),
         }
     }
 
@@ -116,7 +115,7 @@ impl RLock {
         RLock {
             raw: RawLock::new(),
             owner: AtomicU64::new(0),
-            count: AtomicUsize::new(REST),
+            extra: AtomicUsize::new(0),
         }
     }
 
@@ -175,10 +174,9 @@ impl RLock {
     /// The owner's re-acquire: one more level, or `OverflowError` with the count unchanged.
     #[inline]
     fn add_level(&self) -> Result<bool, LockError> {
-        // Relaxed: only the owner (us) writes count.
-        let count = self.count.load(Relaxed);
-        let next = count.checked_add(1).ok_or(LockError::CountOverflow)?;
-        self.count.store(next, Relaxed);
+        if !self.add_level_if_room() {
+            return Err(LockError::CountOverflow);
+        }
         Ok(true)
     }
 
@@ -203,8 +201,28 @@ impl RLock {
         Ok(true)
     }
 
-    /// Makes `me`, which has just taken the raw lock, the owner of one level: the count already
-    /// rests at 1.
+    /// The owner's re-acquire, if the count is below `usize::MAX`; whether it added the level.
+    #[inline]
+    fn add_level_if_room(&self) -> bool {
+        // Relaxed: only the owner (us) writes `extra`.
+        let extra = self.extra.load(Relaxed);
+        // A count of usize::MAX is extra == usize::MAX - 1; from a count of 0 (extra ==
+        // usize::MAX) the next level wraps to extra == 0, a count of 1.
+        if extra == usize::MAX - 1 {
+            return false;
+        }
+        self.extra.store(extra.wrapping_add(1), Relaxed);
+        true
+    }
+
+    /// The recursion count while the caller owns the lock.
+    fn count(&self) -> usize {
+        // Relaxed: see "Implementation details".
+        self.extra.load(Relaxed).wrapping_add(1)
+    }
+
+    /// Makes `me`, which has just taken the raw lock, the owner of one level: `extra` is
+    /// already 0.
     #[inline]
     fn take_ownership(&self, me: u64) {
         // Relaxed: we hold the raw lock; see "Implementation details".
@@ -212,11 +230,11 @@ impl RLock {
     }
 
     /// Sets both fields, for `acquire_restore` (holding the raw lock) and for freeing the lock
-    /// (`owner` 0, `count` back at rest), before the raw lock is released.
+    /// (`owner` 0 and a count of 1, `extra` 0, before the raw lock is released).
     fn set_owner(&self, owner: u64, count: usize) {
         // Relaxed: we hold the raw lock; see "Implementation details".
         self.owner.store(owner, Relaxed);
-        self.count.store(count, Relaxed);
+        self.extra.store(count.wrapping_sub(1), Relaxed);
     }
 
     /// Releases one level; the lock is freed when the count reaches 0. By a thread that does not
@@ -229,20 +247,22 @@ impl RLock {
     #[inline]
     pub fn release(&self) -> Result<(), LockError> {
         let me = get_ident().as_u64();
-        // Relaxed: only the owner writes count; the value is used only once ownership is
+        // Relaxed: only the owner writes `extra`; the value is used only once ownership is
         // established.
-        let count = self.count.load(Relaxed);
-        if !self.owned_by(me) || count == 0 {
-            // (A count of 0 with an owner is only reachable through `acquire_restore`.)
+        let extra = self.extra.load(Relaxed);
+        if !self.owned_by(me) {
             return Err(LockError::ReleaseUnacquired);
         }
-        if count == REST {
-            // The last level: the count stays at rest.
+        if extra == 0 {
+            // The last level; `extra` is already where a free lock keeps it.
             self.owner.store(0, Relaxed);
             // We own the raw lock, so this cannot fail; its Release publishes owner = 0.
             let _ = self.raw.unlock();
+        } else if extra == usize::MAX {
+            // A count of 0 with an owner, only reachable through `acquire_restore`.
+            return Err(LockError::ReleaseUnacquired);
         } else {
-            self.count.store(count - 1, Relaxed);
+            self.extra.store(extra - 1, Relaxed);
         }
         Ok(())
     }
@@ -280,15 +300,7 @@ impl RLock {
     pub fn lock(&self) -> RLockGuard<'_> {
         let me = get_ident().as_u64();
         let added_level = if self.owned_by(me) {
-            // Relaxed: only the owner (us) writes count.
-            let count = self.count.load(Relaxed);
-            match count.checked_add(1) {
-                Some(next) => {
-                    self.count.store(next, Relaxed);
-                    true
-                }
-                None => false,
-            }
+            self.add_level_if_room()
         } else {
             self.raw.lock();
             self.take_ownership(me);
@@ -310,7 +322,7 @@ impl RLock {
     /// assert!(rlock.is_owned());
     /// ```
     pub fn is_owned(&self) -> bool {
-        self.owned_by(get_ident().as_u64()) && self.count.load(Relaxed) > 0
+        self.owned_by(get_ident().as_u64()) && self.count() > 0
     }
 
     /// The count if the calling thread owns it, else 0 (RLOCK-5).
@@ -325,7 +337,7 @@ impl RLock {
     /// ```
     pub fn recursion_count(&self) -> usize {
         if self.owned_by(get_ident().as_u64()) {
-            self.count.load(Relaxed)
+            self.count()
         } else {
             0
         }
@@ -347,11 +359,11 @@ impl RLock {
     /// ```
     pub fn release_save(&self) -> Result<RLockState, LockError> {
         let me = get_ident();
-        if !self.owned_by(me.as_u64()) || self.count.load(Relaxed) == 0 {
+        let count = self.count();
+        if !self.owned_by(me.as_u64()) || count == 0 {
             return Err(LockError::ReleaseUnacquired);
         }
-        let count = self.count.load(Relaxed);
-        self.set_owner(0, REST);
+        self.set_owner(0, 1);
         // We own the raw lock: cannot fail.
         let _ = self.raw.unlock();
         Ok(RLockState { count, owner: me })
@@ -387,7 +399,7 @@ impl RLock {
     /// assert_eq!(rlock.recursion_count(), 0);
     /// ```
     pub unsafe fn reinit_after_fork(&self) {
-        self.set_owner(0, REST);
+        self.set_owner(0, 1);
         // SAFETY: forwarded from this function's contract.
         unsafe { self.raw.force_unlock() }
     }
@@ -418,10 +430,11 @@ impl fmt::Debug for RLock {
     /// `<{locked|unlocked} _thread.RLock object owner={ident} count={n}>` (RLOCK-4).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let locked = self.locked();
-        // Relaxed snapshots. The count means something only beside an owner (it rests at 1).
+        // Relaxed snapshots; both are 0 when free, and while a new owner has the raw lock but
+        // has not yet written `owner`.
         let owner = self.owner.load(Relaxed);
         let (owner, count) = if locked && owner != 0 {
-            (owner, self.count.load(Relaxed))
+            (owner, self.count())
         } else {
             (0, 0)
         };
