@@ -87,6 +87,7 @@ pub struct Builder {
     stack_size: Option<usize>,
     audit_args: Option<Vec<Box<dyn AuditArg>>>,
     audit: AuditFn,
+    daemon: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -96,6 +97,7 @@ impl fmt::Debug for Builder {
             .field("description", &self.description)
             .field("stack_size", &self.stack_size)
             .field("audit_args", &self.audit_args)
+            .field("daemon", &self.daemon)
             .finish_non_exhaustive()
     }
 }
@@ -129,7 +131,25 @@ impl Builder {
             stack_size: None,
             audit_args: None,
             audit: thread_audit::audit,
+            daemon: true,
         }
+    }
+
+    /// Whether a joinable thread is a daemon (the default) or not (HANDLE-3):
+    /// [`shutdown`](crate::shutdown) waits for every non-daemon thread that is not done. It
+    /// applies to [`spawn_joinable`](Self::spawn_joinable) and a joinable
+    /// [`spawn_foreign`](Self::spawn_foreign); a detached thread is never waited for. With CPython's
+    /// audit arguments, the joinable event's second argument is `1i32`, or `0i32` for
+    /// `daemon(false)` (AUDIT-5).
+    ///
+    /// ```
+    /// let h = thread_core::Builder::new().daemon(false).spawn_joinable(|| ()).unwrap();
+    /// thread_core::shutdown().unwrap(); // waits for it
+    /// assert!(h.is_done());
+    /// ```
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.daemon = daemon;
+        self
     }
 
     /// The OS name of the new thread (SPAWN-8: cut at 15 bytes, stopped at a NUL).
@@ -286,9 +306,11 @@ impl Builder {
             >(foreign_start)
         };
         let os_join = joinable.then_some(&*record);
+        self.enter_non_daemons(&record, kind);
         match spawn::create(start, raw.cast(), stack_size, os_join) {
             Ok(ident) => Ok((ident, joinable.then(|| ThreadHandle::new(record, ident)))),
             Err(e) => {
+                record.leave_non_daemons();
                 // SAFETY: the thread was not created, so `raw` is still ours alone.
                 drop(unsafe { Box::from_raw(raw) });
                 Err(e)
@@ -316,13 +338,23 @@ impl Builder {
         });
         let raw = Box::into_raw(payload);
         let os_join = (kind == Kind::Joinable).then_some(&*record);
+        self.enter_non_daemons(&record, kind);
         match spawn::create(rust_start::<F, R>, raw.cast(), stack_size, os_join) {
             Ok(ident) => Ok((ident, record)),
             Err(e) => {
+                record.leave_non_daemons();
                 // SAFETY: the thread was not created, so `raw` is still ours alone.
                 drop(unsafe { Box::from_raw(raw) });
                 Err(e)
             }
+        }
+    }
+
+    /// A joinable non-daemon thread is counted for [`shutdown`](crate::shutdown) before it is
+    /// created, so a `shutdown` that starts after the spawn returns always waits for it.
+    fn enter_non_daemons(&self, record: &Record, kind: Kind) {
+        if kind == Kind::Joinable && !self.daemon {
+            record.join_non_daemons();
         }
     }
 
@@ -344,7 +376,10 @@ impl Builder {
             None if kind == Kind::Detached => {
                 (self.audit)(event, &[description, &(), &None::<()>])?;
             }
-            None => (self.audit)(event, &[description, &1i32, &None::<()>])?,
+            None => {
+                let daemon = i32::from(self.daemon);
+                (self.audit)(event, &[description, &daemon, &None::<()>])?
+            }
         }
         Ok(stack_size)
     }

@@ -3,6 +3,8 @@
 use thiserror::Error;
 use thread_audit::AuditError;
 
+use crate::Interrupt;
+
 /// An error from thread-core: `Display` is CPython's message to the letter, and
 /// [`python_type`](ThreadError::python_type) names the exception CPython raises.
 ///
@@ -37,6 +39,20 @@ pub enum ThreadError {
     /// An audit hook refused the spawn (SPAWN-3); type and message are the hook's.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// A main-thread [`join`](crate::ThreadHandle::join) or [`shutdown`](crate::shutdown) was
+    /// interrupted and a signal handler failed (HANDLE-2): type and message are the handler's
+    /// ("KeyboardInterrupt" for the default SIGINT handler). The thread runs on.
+    ///
+    /// ```
+    /// let err = thread_core::ThreadError::Interrupted(thread_core::Interrupt::new(
+    ///     2,
+    ///     "KeyboardInterrupt",
+    ///     "",
+    /// ));
+    /// assert_eq!((err.python_type(), err.to_string().as_str()), ("KeyboardInterrupt", ""));
+    /// ```
+    #[error(transparent)]
+    Interrupted(Interrupt),
     /// An OS call failed (`OSError`), e.g. naming a thread (SPAWN-8).
     #[error("[Errno {errno}] {message}")]
     Os {
@@ -61,6 +77,7 @@ impl ThreadError {
             ThreadError::StackSizeInvalid { .. } | ThreadError::SignalOutOfRange => "ValueError",
             ThreadError::Os { .. } => "OSError",
             ThreadError::Audit(e) => e.python_type(),
+            ThreadError::Interrupted(i) => i.python_type(),
         }
     }
 

@@ -1,33 +1,57 @@
-//! The two futex operations thread-core needs: sleep while a word holds a value, and wake every
-//! sleeper. Raw `syscall`s: async-signal-safe, no allocation.
+//! The two futex operations thread-core needs: sleep while a word holds a value (until an
+//! absolute `CLOCK_MONOTONIC` deadline), and wake every sleeper. Raw `syscall`s:
+//! async-signal-safe, no allocation.
 //!
-//! Under loom there is no kernel: `wait` yields to the model scheduler and `wake_all` does
+//! Under loom there is no kernel: `wait_until` yields to the model scheduler and `wake_all` does
 //! nothing, so waiters are written as loops that re-check the word.
 
-use std::time::Duration;
-
 use crate::loom::AtomicU32;
+use crate::wait::Nanos;
 
-/// Sleeps while `word` holds `expected`, at most about `timeout` (forever when `None`); may
-/// return early (spuriously, on a signal, or because the word changed). Callers re-check.
+/// How a `FUTEX_WAIT` ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// Woken, or the word no longer held the expected value (`EAGAIN`), or spuriously.
+    Woken,
+    /// The absolute deadline passed.
+    TimedOut,
+    /// A signal handler ran (`EINTR`).
+    #[cfg_attr(loom, allow(dead_code))] // no signals under loom
+    Interrupted,
+}
+
+/// Sleeps while `word` holds `expected`, until the absolute `CLOCK_MONOTONIC` `deadline`
+/// (forever when `None`); may return early (spuriously, on a signal, or because the word
+/// changed). Callers re-check.
 #[cfg(not(loom))]
-pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
-    let ts = timeout.map(|t| libc::timespec {
-        // A deadline beyond what time_t holds is as good as forever.
-        tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: libc::c_long::from(t.subsec_nanos() as i32),
+pub(crate) fn wait_until(word: &AtomicU32, expected: u32, deadline: Option<Nanos>) -> Waited {
+    let ts = deadline.map(|d| libc::timespec {
+        // At most u64::MAX / 1e9 ≈ 1.8e10 seconds: fits a 64-bit time_t.
+        tv_sec: (d / 1_000_000_000) as libc::time_t,
+        tv_nsec: (d % 1_000_000_000) as libc::c_long,
     });
     let ts_ptr = ts.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
-    // SAFETY: the word is alive for the call and `ts_ptr` is null or points at a valid timespec.
-    // FUTEX_WAIT returns at once when the word no longer holds `expected`.
-    unsafe {
+    // SAFETY: the word is alive for the call and `ts_ptr` is null or points at a valid timespec
+    // that outlives the call. FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time and
+    // returns at once when the word no longer holds `expected`.
+    let r = unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
             expected,
             ts_ptr,
-        );
+            std::ptr::null::<u32>(),
+            u32::MAX, // FUTEX_BITSET_MATCH_ANY
+        )
+    };
+    if r == 0 {
+        return Waited::Woken;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ETIMEDOUT) => Waited::TimedOut,
+        Some(libc::EINTR) => Waited::Interrupted,
+        _ => Waited::Woken,
     }
 }
 
@@ -46,8 +70,14 @@ pub(crate) fn wake_all(word: &AtomicU32) {
 }
 
 #[cfg(loom)]
-pub(crate) fn wait(_word: &AtomicU32, _expected: u32, _timeout: Option<Duration>) {
+pub(crate) fn wait_until(_word: &AtomicU32, _expected: u32, deadline: Option<Nanos>) -> Waited {
+    // Time does not pass under loom: a timed wait times out nondeterministically, by returning
+    // at once; the caller re-checks the word first.
+    if deadline.is_some() {
+        return Waited::TimedOut;
+    }
     loom::thread::yield_now();
+    Waited::Woken
 }
 
 #[cfg(loom)]

@@ -160,6 +160,10 @@ static MAIN: AtomicU64 = AtomicU64::new(0);
 static MAIN_SET: AtomicBool = AtomicBool::new(false);
 /// How many forks this process descends from (advanced in each child).
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+/// The `pthread_self()` of the thread that made the latest fork (0 before any).
+static FORKER: AtomicU64 = AtomicU64::new(0);
+/// The first generation of the run of forks, up to the latest, that `FORKER`'s ident made.
+static FORKER_SINCE: AtomicU64 = AtomicU64::new(0);
 /// Whether the `pthread_atfork` handler is registered.
 static FORK_HANDLER: AtomicBool = AtomicBool::new(false);
 
@@ -186,15 +190,20 @@ fn register_fork_handler() {
     }
 }
 
-/// The child side of `fork`: only the forking thread exists, and it runs this.
+/// The child side of `fork`: only the forking thread exists, and it runs this. So "the forking
+/// thread" is recorded here, at the fork (FORK-3, HANDLE-4), not worked out by whoever asks later.
 extern "C" fn after_fork_in_child() {
     NATIVE_ID.set(0);
     // SAFETY: `pthread_self` has no preconditions.
     let me = unsafe { libc::pthread_self() } as u64;
-    // Relaxed: the child has one thread; there is no one to synchronise with.
+    // Relaxed, all of them: the child has one thread; there is no one to synchronise with.
     MAIN.store(me, Ordering::Relaxed);
-    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    let generation = FORK_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+    if FORKER.swap(me, Ordering::Relaxed) != me {
+        FORKER_SINCE.store(generation, Ordering::Relaxed);
+    }
     crate::signals::after_fork_in_child();
+    crate::spawn::after_fork_in_child();
 }
 
 /// The number of forks this process descends from; handles compare it with the one they were
@@ -202,6 +211,16 @@ extern "C" fn after_fork_in_child() {
 pub(crate) fn fork_generation() -> u64 {
     // Relaxed: only the forking thread changes it, in the child, before any other thread exists.
     FORK_GENERATION.load(Ordering::Relaxed)
+}
+
+/// Whether a thread known only by its `ident`, alive in fork generation `generation`, is alive in
+/// this process: every fork since was made by a thread with that ident (CPython keeps a handle
+/// alive in a child when its ident is the forking thread's: `for_thread` handles follow it).
+pub(crate) fn survives_forks(generation: u64, ident: Ident) -> bool {
+    // Relaxed: as in `fork_generation`.
+    generation == fork_generation()
+        || (FORKER.load(Ordering::Relaxed) == ident.as_u64()
+            && FORKER_SINCE.load(Ordering::Relaxed) <= generation + 1)
 }
 
 /// The [`Ident`] of the main thread: the thread that loaded pythread (CORE-9), unless an

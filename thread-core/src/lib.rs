@@ -7,12 +7,17 @@
 //!   [`get_native_id`] (`gettid`), [`main_thread_ident`], [`is_main_thread`],
 //!   [`set_main_thread`], [`set_name`].
 //! * Spawning: [`start_new_thread`], [`start_joinable_thread`] and their [`Builder`] (name,
-//!   description, stack size, audit arguments and function, and the foreign-body path
-//!   [`Builder::spawn_foreign`]); [`ThreadHandle`]; [`count`]; [`exit`]. A thread's function
-//!   returns a [`ThreadResult`]; [`SystemExit`] is the payload that ends it silently.
+//!   description, stack size, daemon or not, audit arguments and function, and the foreign-body
+//!   path [`Builder::spawn_foreign`]); [`count`]; [`exit`]. A thread's function returns a
+//!   [`ThreadResult`]; [`SystemExit`] is the payload that ends it silently.
+//! * Joinable handles (CPython 3.13): [`ThreadHandle`] (`join`, `is_done`, `set_done`, and
+//!   [`ThreadHandle::for_thread`] for a thread pythread did not start) and [`shutdown`], which
+//!   waits for the non-daemon threads. On the main thread `join` and `shutdown` are
+//!   interruptible, as a lock acquire there is ([`ThreadError::Interrupted`]).
 //! * Stack size: [`stack_size`]. [`daemon_threads_allowed`].
 //! * Signals: [`interrupt_main`], [`check_signals`], [`set_signal_handler`] with
-//!   [`SignalHandler`] and [`Interrupt`]; the seam for interruptible waits in [`signals`].
+//!   [`SignalHandler`] and [`Interrupt`]; the seam for interruptible waits in [`signals`], and the
+//!   one interruptible futex wait that every main-thread wait shares in [`wait`].
 //! * Errors: [`ThreadError`], CPython's messages with [`ThreadError::python_type`].
 //!
 //! ```
@@ -30,6 +35,11 @@
 //! let named = Builder::new().name("worker").describe("worker_main").spawn(|| ()).unwrap();
 //! assert_ne!(named, get_ident());
 //! let _running = count();
+//!
+//! // A non-daemon thread: shutdown() waits for it.
+//! let worker = Builder::new().daemon(false).spawn_joinable(|| ()).unwrap();
+//! thread_core::shutdown().unwrap();
+//! assert!(worker.is_done());
 //! ```
 //!
 //! # How it is built
@@ -37,9 +47,13 @@
 //! Threads are created with `pthread_create` (not `std::thread`): the body runs through
 //! `thread_hooks::run_thread_body` (silent `SystemExit`, one report per failure), the count and
 //! the handle's done flag are kept in a small record released by a thread-local destructor, so
-//! the foreign path survives `pthread_exit` (SPAWN-9). Atomics that loom checks come from the
-//! `loom` facade; `RUSTFLAGS="--cfg loom" cargo test -p thread-core --release --lib` runs the
-//! models of the spawn accounting.
+//! the foreign path survives `pthread_exit` (SPAWN-9). The thread-local that holds a thread's
+//! record also says which thread a record is: "is this my own handle" and "does this thread
+//! exist in a forked child" are answered by the record's identity, never by comparing idents,
+//! which glibc reuses (HANDLE-4). The non-daemon set that [`shutdown`] waits for is a count in
+//! a futex word, not a list: no memory per thread, no lock for a fork to leave held. Atomics that
+//! loom checks come from the `loom` facade; `RUSTFLAGS="--cfg loom" cargo test -p thread-core
+//! --release --lib` runs the models of the spawn accounting, `set_done` and `shutdown`.
 //!
 //! # Limits and what is not finished
 //!
@@ -48,8 +62,11 @@
 //!   `.init_array` constructor.
 //! * SPAWN-9 is best effort, as the spec says: forced unwinding through Rust frames is not fully
 //!   specified by Rust. It is tested with glibc's `pthread_exit`.
-//! * Under `cfg(loom)` the interrupt seam ([`signals`]) is not modelled: its statics use std's
-//!   atomics and the futex wake is a no-op; only the spawn accounting has loom models.
+//! * Under `cfg(loom)` the interrupt seam ([`signals`], [`wait`]) is not modelled: its statics
+//!   use std's atomics, the futex wake is a no-op and a wait is never interrupted; only the spawn
+//!   accounting and the non-daemon set have loom models.
+//! * [`shutdown`] waits until the non-daemon threads are done; their OS-level join is left to
+//!   their handles (the last handle dropped detaches a thread), as for any joinable thread.
 //!   [`set_main_thread`] may be called again under loom, so each model can name its main thread.
 //! * A Rust panic escaping a foreign body ([`Builder::spawn_foreign`]) aborts the process: such a
 //!   body reports its own failures.
@@ -67,9 +84,11 @@ mod interrupt;
 mod loom;
 mod name;
 mod record;
+mod shutdown;
 pub mod signals;
 mod spawn;
 mod stack;
+pub mod wait;
 
 pub use body::{SystemExit, ThreadResult};
 pub use builder::{AuditFn, Builder, FunctionDescription, start_joinable_thread, start_new_thread};
@@ -84,6 +103,7 @@ pub use interrupt::{
     set_signal_handler,
 };
 pub use name::set_name;
+pub use shutdown::shutdown;
 pub use stack::stack_size;
 
 /// CPython's `_thread.daemon_threads_allowed()` (3.12+): always true here (CORE-8).
@@ -97,7 +117,8 @@ pub fn daemon_threads_allowed() -> bool {
 
 /// CPython's `_thread._count()`: how many threads started through pythread are running (CORE-7).
 /// It rises in the new thread before its function runs (so it may lag the spawn's return) and
-/// falls after the function and any failure report, before the handle reports done.
+/// falls after the function and any failure report, before the handle reports done — unless
+/// [`ThreadHandle::set_done`] marked the handle done earlier (HANDLE-1).
 ///
 /// ```
 /// let before = thread_core::count();

@@ -32,13 +32,46 @@ struct ExitSlot(Cell<Option<Arc<Record>>>);
 impl Drop for ExitSlot {
     fn drop(&mut self) {
         if let Some(record) = self.0.take() {
-            record.finish(record::global());
+            end(&record);
         }
     }
 }
 
 thread_local! {
     static EXIT: ExitSlot = const { ExitSlot(Cell::new(None)) };
+    /// The record `EXIT` holds, for identity checks (HANDLE-4) and the fork handler: a plain
+    /// pointer without a destructor, so reading it never registers one (the fork handler reads
+    /// it on threads pythread did not start). Null when `EXIT` holds none.
+    static CURRENT: Cell<*const Record> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The thread's end: forget the record as the current one, then finish it.
+fn end(record: &Record) {
+    // `try_with`: in a thread-local destructor `CURRENT` (no destructor of its own) is still there.
+    let _ = CURRENT.try_with(|c| c.set(std::ptr::null()));
+    record.finish(record::global());
+}
+
+/// Whether `record` is the calling thread's own (HANDLE-4: identity, not ident).
+pub(crate) fn is_current_record(record: &Record) -> bool {
+    CURRENT
+        .try_with(|c| std::ptr::eq(c.get(), record))
+        .unwrap_or(false)
+}
+
+/// Calls `f` with the calling thread's own record, if pythread started it and it has not ended.
+pub(crate) fn with_current_record<T>(f: impl FnOnce(Option<&Record>) -> T) -> T {
+    let current = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
+    // SAFETY: a non-null `CURRENT` points at the record that `EXIT` holds an `Arc` of; `EXIT`
+    // lets it go only in `end`, on this thread, which clears `CURRENT` first and cannot run
+    // while `f` does.
+    f(unsafe { current.as_ref() })
+}
+
+/// The fork handler's part here, on the forking thread in the child: its own record (if any)
+/// goes on existing, and the non-daemon set holds only it.
+pub(crate) fn after_fork_in_child() {
+    with_current_record(record::after_fork_in_child);
 }
 
 /// In the new thread, before its function runs: name it, park its record, raise the count.
@@ -48,6 +81,7 @@ pub(crate) fn thread_started(record: Arc<Record>, os_name: Option<OsName>) {
         // SAFETY: `pthread_self` has no preconditions.
         let _ = name::set_raw(unsafe { libc::pthread_self() }, &raw);
     }
+    CURRENT.set(Arc::as_ptr(&record));
     // The first use of `EXIT` registers its destructor with the C library.
     EXIT.with(|slot| slot.0.set(Some(record)));
     record::global().rise();
@@ -58,7 +92,7 @@ pub(crate) fn thread_finished() {
     // `try_with`: never fails here (the thread is not being torn down), and never panics.
     let record = EXIT.try_with(|slot| slot.0.take()).ok().flatten();
     if let Some(record) = record {
-        record.finish(record::global());
+        end(&record);
     }
 }
 

@@ -69,7 +69,7 @@ extern "C-unwind" fn foreign_body(arg: *mut c_void) {
     unsafe { &*arg.cast::<AtomicBool>() }.store(true, Ordering::SeqCst);
 }
 
-/// proves: SPAWN-3, AUDIT-5
+/// proves: SPAWN-3, AUDIT-5, HANDLE-3
 #[test]
 fn spawns_raise_their_event_first_and_a_refusal_starts_nothing() {
     add_audit_hook(hook).unwrap();
@@ -89,9 +89,44 @@ fn spawns_raise_their_event_first_and_a_refusal_starts_nothing() {
         .spawn_joinable(|| ())
         .unwrap();
     custom.join(None).unwrap();
+    // HANDLE-3: a non-daemon joinable thread's event says 0, on the Rust and foreign paths.
+    let non_daemon = Builder::new()
+        .describe("non_daemon")
+        .daemon(false)
+        .spawn_joinable(|| ())
+        .unwrap();
+    non_daemon.join(None).unwrap();
+    static FOREIGN_RAN: AtomicBool = AtomicBool::new(false);
+    // SAFETY: `foreign_body` gets a pointer to a static AtomicBool.
+    let (_, foreign) = unsafe {
+        Builder::new()
+            .describe("foreign")
+            .daemon(false)
+            .spawn_foreign(
+                foreign_body,
+                std::ptr::from_ref(&FOREIGN_RAN).cast_mut().cast(),
+                true,
+            )
+    }
+    .unwrap();
+    foreign.unwrap().join(None).unwrap();
+    assert!(FOREIGN_RAN.load(Ordering::SeqCst));
     let events = take_events();
+    assert_eq!(events.len(), 6, "{events:?}");
+    assert_eq!(
+        events[4..],
+        [
+            (
+                "_thread.start_joinable_thread".into(),
+                "desc:non_daemon, i32:0, None".into()
+            ),
+            (
+                "_thread.start_joinable_thread".into(),
+                "desc:foreign, i32:0, None".into()
+            ),
+        ]
+    );
     // A closure's description is its type name, `audit_spawn::...::{{closure}}`.
-    assert_eq!(events.len(), 4, "{events:?}");
     assert_eq!(events[0].0, "_thread.start_joinable_thread");
     assert!(events[0].1.starts_with("desc:audit_spawn::"), "{events:?}");
     assert!(events[0].1.ends_with(", i32:1, None"), "{events:?}");

@@ -121,44 +121,19 @@ impl Parker {
     }
 
     /// Sleeps until unparked, until `deadline` (`None`: no deadline), or — when `interruptible`
-    /// — until interrupted. See the module docs.
+    /// — until interrupted. See the module docs. The sleep itself, with its registration for
+    /// interrupts, is thread-core's [`wait_word`](thread_core::wait::wait_word), which joins on
+    /// the main thread share.
     #[cfg(not(loom))]
     pub(crate) fn park(&self, deadline: Option<Nanos>, interruptible: bool) -> Wake {
-        use thread_core::signals;
-        // Register before looking at pending(): a notify either marked itself pending before our
-        // look (we see it), or it reads our registration and sets NOTIFY in the word (the futex
-        // compare sees it, or its FUTEX_WAKE wakes us).
-        // SAFETY: the guard lives in this frame and is dropped before it returns; the word is
-        // this parker's, which outlives the call.
-        let watch = interruptible.then(|| unsafe { signals::watch(&self.word, NOTIFY) });
-        // Only a registered waiter looks: off the main thread (it changed since the caller
-        // looked) nothing would consume what is pending, and the wait would spin.
-        let watching = watch.as_ref().is_some_and(|w| w.is_active());
-        if watching && signals::pending() {
-            return Wake::Interrupted;
-        }
-        loop {
-            // Acquire: pairs with the Release un-arming in `unpark`.
-            let v = self.word.load(Acquire);
-            if v & ARMED == 0 {
-                return Wake::Unparked;
-            }
-            if watching && v & NOTIFY != 0 {
-                // Relaxed: the notify carries no data; pending() is what the caller checks next.
-                self.word.fetch_and(!NOTIFY, Relaxed);
-                return Wake::Interrupted;
-            }
-            match crate::futex::wait(&self.word, v, deadline) {
-                crate::futex::Waited::TimedOut => return Wake::TimedOut,
-                crate::futex::Waited::Interrupted if watching => {
-                    // The handler that interrupted us may have notified too: the caller's
-                    // run_pending covers that notify, so it must not wake the next park again.
-                    // Relaxed: as above.
-                    self.word.fetch_and(!NOTIFY, Relaxed);
-                    return Wake::Interrupted;
-                }
-                _ => {}
-            }
+        use thread_core::wait::{Woken, wait_word};
+        // Acquire (in `wait_word`): pairs with the Release un-arming in `unpark`.
+        match wait_word(&self.word, NOTIFY, deadline, interruptible, |v| {
+            v & ARMED == 0
+        }) {
+            Woken::Ready => Wake::Unparked,
+            Woken::TimedOut => Wake::TimedOut,
+            Woken::Interrupted => Wake::Interrupted,
         }
     }
 
