@@ -134,11 +134,15 @@ fn run_one(binary: &Path, program: &str, seconds: u64, asan: bool) -> Result<Out
         .args([program, "--seconds", &seconds.to_string()])
         .stdin(Stdio::null());
     if asan {
-        // Forked children and signal handlers are part of the programs; report leaks too.
-        command.env(
-            "ASAN_OPTIONS",
-            "detect_leaks=1:abort_on_error=0:exitcode=86",
-        );
+        // Report leaks too; a distinct exit status tells an ASan report from an anomaly.
+        command
+            .env(
+                "ASAN_OPTIONS",
+                "detect_leaks=1:abort_on_error=0:exitcode=86",
+            )
+            // The fork program then starts no threads in the parent (see its docs: ASan's
+            // runtime leaves its quarantine lock held in a child forked while a thread exits).
+            .env("PYTHREAD_STRESS_ASAN", "1");
     }
     let mut child = command
         .spawn()
