@@ -141,7 +141,7 @@ fn run_one(binary: &Path, program: &str, seconds: u64, asan: bool) -> Result<Out
                 "detect_leaks=1:abort_on_error=0:exitcode=86",
             )
             // The fork program then starts no threads in the parent (see its docs: ASan's
-            // runtime leaves its quarantine lock held in a child forked while a thread exits).
+            // runtime can leave its quarantine lock held in a child forked while a thread exits).
             .env("PYTHREAD_STRESS_ASAN", "1");
     }
     let mut child = command

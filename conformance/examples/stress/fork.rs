@@ -18,12 +18,12 @@ const CHURNERS: usize = 4;
 /// How long a child may take before it counts as hung.
 const CHILD_PATIENCE: Duration = Duration::from_secs(10);
 /// Set by `cargo xtask stress --asan`: the parent then starts no threads while it forks.
-/// AddressSanitizer's runtime (compiler-rt) does not take its quarantine's lock in its fork
-/// handler: a parent thread that is exiting at the fork (its allocator cache drains into the
-/// quarantine under that lock) leaves the lock held in the child, and the child's own threads
-/// then spin on it forever when they exit. Seen as a child hung joining its threads, with every
-/// child thread in `__asan::...::Quarantine::Drain`; no thread ends in the parent without the
-/// spawner, so the children are checked in full.
+/// AddressSanitizer's runtime (compiler-rt, nightly of 2026-05) can leave its quarantine's lock
+/// held in a child forked while a parent thread was exiting (an exiting thread drains its
+/// allocator cache into the quarantine under that lock): the child's own threads then spin on
+/// it forever when they exit. Observed as a child hung joining its threads, gdb showing every
+/// child thread in `__asan::...::Quarantine::Drain` under `asan_thread.cpp`'s `Destroy`.
+/// Without the spawner no thread ends in the parent, so the children are still checked in full.
 const ASAN_ENV: &str = "PYTHREAD_STRESS_ASAN";
 const OPS: [&str; 5] = ["idle", "timed wait", "holding", "spawning", "blocking wait"];
 
