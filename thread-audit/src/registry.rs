@@ -424,6 +424,48 @@ mod loom_models {
         });
     }
 
+    /// AUDIT-2 on another thread: once a thread has seen (through a Release/Acquire flag) that
+    /// an `add` returned, its events reach that hook, also while a second `add` races the first.
+    /// proves: AUDIT-2
+    #[test]
+    fn hook_sees_later_events_on_other_threads() {
+        ::loom::model(|| {
+            let hooks = Arc::new(AuditHooks::new());
+            let added = Arc::new(::loom::sync::atomic::AtomicBool::new(false));
+            let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let other = {
+                let hooks = hooks.clone();
+                thread::spawn(move || hooks.add(|_| Ok(())).unwrap())
+            };
+            let adder = {
+                let (hooks, added, calls) = (hooks.clone(), added.clone(), calls.clone());
+                thread::spawn(move || {
+                    hooks
+                        .add(move |event| {
+                            if event.name() == "later" {
+                                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
+                    // Release: the add happens before whatever reads the flag set.
+                    added.store(true, Ordering::Release);
+                })
+            };
+            // Acquire: pairs with the adder's Release store.
+            if added.load(Ordering::Acquire) {
+                hooks.audit("later", &[]).unwrap();
+                assert_eq!(
+                    calls.load(std::sync::atomic::Ordering::Relaxed),
+                    1,
+                    "a hook whose add had returned missed an event on another thread"
+                );
+            }
+            other.join().unwrap();
+            adder.join().unwrap();
+        });
+    }
+
     /// An audit racing an append calls the hooks that were counted, never a half-linked one.
     #[test]
     fn audit_races_add() {

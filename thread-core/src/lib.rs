@@ -117,7 +117,8 @@ pub fn daemon_threads_allowed() -> bool {
 
 /// CPython's `_thread._count()`: how many threads started through pythread are running (CORE-7).
 /// It rises in the new thread before its function runs (so it may lag the spawn's return) and
-/// falls after the function and any failure report, before the handle reports done.
+/// falls after the function and any failure report, before the handle reports done — unless
+/// [`ThreadHandle::set_done`] marked the handle done earlier (HANDLE-1).
 ///
 /// ```
 /// let before = thread_core::count();

@@ -27,9 +27,10 @@
 //!
 //! A notifier counts itself in `USERS` (SeqCst) before it reads the registration and leaves when
 //! it no longer touches the word. Dropping the guard clears the registration (SeqCst) and then
-//! spins until `USERS` reads 0 (SeqCst): a notifier not yet counted then can only read the cleared
-//! registration. A notifier never waits, so a signal handler that interrupts the spinning thread
-//! itself finishes and the spin ends.
+//! waits until `USERS` reads 0 (SeqCst; spinning, then yielding, then sleeping, so that a notifier
+//! preempted while counted gets the processor back): a notifier not yet counted then can only read
+//! the cleared registration. A notifier never waits, so a signal handler that interrupts the
+//! waiting thread itself finishes and the wait ends.
 //!
 //! Only the main thread registers; [`watch`] on another thread returns an inactive guard. There
 //! is one registration at a time: a wait's check runs after its guard is gone, so a check that

@@ -1,7 +1,8 @@
 //! SPAWN-9: the foreign-body path. A body ended by `pthread_exit` (a forced unwind, as CPython
 //! before 3.14 ends daemon threads) ends its thread without aborting the process, and its
 //! bookkeeping is released by the thread-local destructor: the count falls and the handle
-//! reports done. Own process: it reads `count()`.
+//! reports done, and a non-daemon one leaves the set `shutdown` waits for. Own process: it reads
+//! `count()` and calls `shutdown()`.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -29,7 +30,7 @@ extern "C-unwind" fn returns(arg: *mut c_void) {
     unsafe { &*arg.cast::<AtomicUsize>() }.fetch_add(1, Ordering::SeqCst);
 }
 
-/// proves: SPAWN-9, CORE-7
+/// proves: SPAWN-9, CORE-7, HANDLE-3
 #[test]
 fn a_forced_unwind_ends_the_thread_and_releases_its_bookkeeping() {
     assert_eq!(count(), 0);
@@ -74,4 +75,18 @@ fn a_forced_unwind_ends_the_thread_and_releases_its_bookkeeping() {
     h.unwrap().join(None).unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(count(), 0);
+
+    // A non-daemon body ended by `pthread_exit` leaves the set `shutdown` waits for through the
+    // same destructor (HANDLE-3): shutdown returns, and the handle is done when it does.
+    for _ in 0..5 {
+        // SAFETY: the body ignores its argument.
+        let (_, handle) = unsafe {
+            Builder::new()
+                .daemon(false)
+                .spawn_foreign(exits_early, std::ptr::null_mut(), true)
+        }
+        .unwrap();
+        thread_core::shutdown().unwrap();
+        assert!(handle.unwrap().is_done());
+    }
 }

@@ -288,7 +288,7 @@ mod fork {
 
     /// Runs when the binary or library is loaded, before any thread can park.
     extern "C" fn on_load() {
-        register_now();
+        register();
     }
 
     /// The load-time constructor; `#[used]` and the reference from [`register`] keep it linked.

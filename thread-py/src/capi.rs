@@ -48,6 +48,8 @@ unsafe extern "C-unwind" {
         max: Py_ssize_t,
         ...
     ) -> c_int;
+    /// `__bool__` may run.
+    pub(crate) fn PyObject_IsTrue(object: *mut PyObject) -> c_int;
     /// `__index__` may run.
     pub(crate) fn PyLong_AsLongLong(object: *mut PyObject) -> c_longlong;
     /// Runs the pending Python signal handlers (main thread).

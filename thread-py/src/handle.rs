@@ -273,6 +273,16 @@ pub(crate) unsafe extern "C-unwind" fn get_main_thread_ident(
 ///
 /// The caller holds the GIL.
 pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
+    // One type per process: an interpreter that imports the module again (a legacy
+    // sub-interpreter, which shares the GIL) gets the same type, so objects made in one
+    // interpreter stay instances of it in the others.
+    // Acquire: pairs with the Release store below.
+    let made = HANDLE_TYPE.load(Ordering::Acquire);
+    if !made.is_null() {
+        // SAFETY: the type lives forever (we keep a reference); we hold the GIL (contract).
+        unsafe { ffi::Py_IncRef(made.cast()) };
+        return made;
+    }
     let methods = vec![
         plain(c"is_done", is_done, Takes::Nothing, c""),
         plain(c"_set_done", set_done, Takes::Nothing, c""),
@@ -321,6 +331,11 @@ pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
         )
     };
     // Release: publishes the initialised type to `new_handle` on any thread.
+    if !type_.is_null() {
+        // The process's reference (see above).
+        // SAFETY: a new type; we hold the GIL.
+        unsafe { ffi::Py_IncRef(type_.cast()) };
+    }
     HANDLE_TYPE.store(type_, Ordering::Release);
     type_
 }

@@ -1,26 +1,36 @@
-//! `pythread`: pythread as a drop-in `_thread` for CPython — the extension module that CPython's
-//! own `test_thread`, `test_threading` and `test_threadsignals` run on (`cargo xtask cpython`).
+//! `pythread`: pythread as a drop-in `_thread` for CPython 3.11, 3.12 and 3.13 — the extension
+//! module that CPython's own `test_thread`, `test_threading` and `test_threadsignals` run on
+//! (`cargo xtask cpython`), with the same results as on the built-in.
 //!
 //! # What it offers
 //!
-//! The surface of CPython 3.11's `_thread`, on thread-core, thread-lock, thread-hooks and
-//! thread-audit:
+//! The surface of the running interpreter's `_thread` (PY-1), decided once at import by
+//! `interpreter` — the one place that knows what each version changes:
 //!
-//! - `LockType` (`lock`) and `allocate_lock()` / `allocate()`: [`thread_lock::Lock`]
-//!   ([`lock`](crate::lock)), with `acquire`/`acquire_lock`, `release`/`release_lock`,
-//!   `locked`/`locked_lock`, `with`, `_at_fork_reinit`.
-//! - `RLock`: [`thread_lock::RLock`] ([`rlock`](crate::rlock)), with `_is_owned`,
-//!   `_recursion_count`, `_release_save` → `(count, owner)`, `_acquire_restore`,
-//!   `_at_fork_reinit`.
-//! - `start_new_thread()` / `start_new()` on thread-core's foreign-body path (SPAWN-9), with the
-//!   `_thread.start_new_thread` audit event and failures through `sys.unraisablehook`
-//!   ([`spawn`](crate::spawn)); `_set_sentinel()`.
-//! - `get_ident()`, `get_native_id()`, `_count()`, `stack_size()`, `TIMEOUT_MAX`, `error`
-//!   (`RuntimeError`), `exit()` / `exit_thread()`, `interrupt_main()` (CPython's
-//!   `PyErr_SetInterruptEx`), `daemon_threads_allowed()`.
-//! - Blocking waits release the GIL after one try with it held; the main thread's waits wake for
-//!   signals and run CPython's Python-level handlers ([`wait`](crate::wait)); errors become the
-//!   Python exceptions their `python_type()` names ([`errors`](crate::errors)).
+//! - `LockType` (`lock`, instantiable from 3.13) and `allocate_lock()` / `allocate()`:
+//!   [`thread_lock::Lock`] (`lock`); `RLock`: [`thread_lock::RLock`]
+//!   (`rlock`), with the private methods `threading` uses.
+//! - `start_new_thread()` / `start_new()`, and on 3.13 `start_joinable_thread()`, on
+//!   thread-core's foreign-body spawn path (SPAWN-9), with the version's audit events and
+//!   unraisable report (`spawn`); `_set_sentinel()` before 3.13.
+//! - 3.13's `_ThreadHandle`, `_make_thread_handle()`, `_shutdown()`, `_get_main_thread_ident()`
+//!   on thread-core's handles (`handle`).
+//! - `get_ident()`, `get_native_id()`, `_count()`, `stack_size()`, `TIMEOUT_MAX`, `error`,
+//!   `exit()` / `exit_thread()`, `interrupt_main()` (CPython's `PyErr_SetInterruptEx`),
+//!   `daemon_threads_allowed()` and `_is_main_interpreter()` (3.12+).
+//! - Arguments parsed by CPython's own parsers with the version's formats, timeouts converted as
+//!   `_PyTime_FromSecondsObject` converts them (`args`, PY-3).
+//! - Blocking waits release the GIL; the main thread's waits wake for signals and run the
+//!   Python handlers (`wait`).
+//!
+//! # Entry points a forced unwind can cross (PY-9)
+//!
+//! On 3.11–3.13 CPython ends a daemon thread that takes the GIL back during finalization with
+//! `pthread_exit`, from inside whatever runs. PyO3's generated wrappers would abort on that
+//! unwind, so every function and method is a raw `extern "C-unwind"` function registered
+//! through `PyMethodDef`s and `PyType_FromSpec` (`object`), calling CPython
+//! through `"C-unwind"` declarations (`capi`), with nothing that needs dropping
+//! live where Python code can run. Only the module's initialisation goes through PyO3.
 //!
 //! # Taken from the built-in `_thread`
 //!
@@ -53,18 +63,21 @@
 //! `cargo test --workspace` builds nothing that links libpython, so it works whichever `python3`
 //! PyO3's build script finds on `PATH`. `cargo xtask cpython` builds the wheel with
 //! `PYO3_PYTHON` set by the project's interpreter rule (`xtask/src/python.rs`), in its own
-//! target directory, and tests it at the Python level.
+//! target directory, and tests it at the Python level (CPython's suites, then
+//! `thread-py/tests/`).
 //!
 //! # Not finished
 //!
-//! - Only 3.11's surface: 3.13's `threading.py` needs `start_joinable_thread`, `_ThreadHandle`,
-//!   `_make_thread_handle`, `_shutdown` and friends, which are not offered, so `cargo xtask
-//!   cpython` runs against 3.11.7 only.
-//! - A daemon thread whose lock wait ends while the interpreter finalizes sleeps until the process
-//!   exits instead of being ended by `pthread_exit` (see [`wait`](crate::wait)); no test of the
-//!   three modules shows it.
-//! - Sub-interpreters: a thread joins the interpreter that started it, but PyO3 shares one
-//!   module object between interpreters; only CPython's own sub-interpreter tests exercise it.
+//! - 3.14's additions (`set_name`, `_get_name`, `_NAME_MAXLEN`, `RLock.locked`) are not offered:
+//!   the profile has the switch (`has_names`), but no 3.14 interpreter was at hand to follow.
+//! - Version-specific layouts are read where the interpreter exports no function for them:
+//!   3.12's `PyInterpreterState.finalizing` (the "can't create new thread at interpreter
+//!   shutdown" refusal) and the `thread_id`/`native_thread_id` fields of 3.11's and 3.13's
+//!   `PyThreadState`, at offsets taken from those versions' x86-64 headers.
+//! - Sub-interpreters share the module's type objects (one per process); isolated
+//!   sub-interpreters' refusals are honoured, but per-interpreter module state is not kept.
+//! - `RLock._acquire_restore((count, 0))` restores a hold owned by no thread, as CPython does,
+//!   but its `repr` shows an owner of 2**64-1 rather than 0.
 
 mod args;
 mod capi;
@@ -181,7 +194,11 @@ unsafe extern "C-unwind" fn daemon_threads_allowed(
     _module: *mut PyObject,
     _: *mut PyObject,
 ) -> *mut PyObject {
-    py_bool(thread_core::daemon_threads_allowed())
+    // SAFETY: CPython calls us with the GIL.
+    match unsafe { profile().allows(interpreter::Feature::DaemonThreads) } {
+        Some(allowed) => py_bool(allowed && thread_core::daemon_threads_allowed()),
+        None => null_mut(),
+    }
 }
 
 /// `_is_main_interpreter()` (3.12+).

@@ -12,7 +12,8 @@ use std::ffi::{CStr, c_int};
 use std::mem::offset_of;
 use std::ptr::{addr_of_mut, null, null_mut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::time::Duration;
 
 use pyo3::ffi::{self, PyObject, PyTypeObject};
@@ -25,16 +26,78 @@ use crate::interpreter::profile;
 use crate::object::{self, Takes, alloc, none, plain, py_bool, slot, with_keywords};
 use crate::wait::{Waited, wait_released};
 
+/// A lock as its Python object has it: thread-lock's lock, and CPython 3.11/3.12's `locked`
+/// field.
+///
+/// Before 3.13 the built-in's `locked()` and `release()` read a flag that `acquire` sets once it
+/// has the GIL back, not the OS lock: a waiter woken by a release has not "acquired" the lock for
+/// Python until it runs again, so the releaser's `assert not lock.locked()` (3.11/3.12's
+/// `Thread._stop`) holds. Where the profile says so, this module does the same; the flag is
+/// written with the GIL, or by the thread-exit release of a sentinel, which claims it with an
+/// atomic swap.
+#[derive(Debug)]
+pub(crate) struct LockState {
+    lock: Lock,
+    /// Acquired, as Python sees it (3.11/3.12's `lockobject.locked`).
+    held: AtomicBool,
+    /// Whether a release may hand the lock to a waiter (LOCK-15); false for `_set_sentinel`'s
+    /// locks (PY-8).
+    handoff: bool,
+}
+
+impl LockState {
+    /// After an acquire succeeded (with the GIL).
+    fn acquired(&self) {
+        // Relaxed: the flag guards nothing; the lock itself orders the critical sections.
+        self.held.store(true, Relaxed);
+    }
+
+    /// Whether the lock is held, as this version's `locked()` says.
+    fn locked(&self) -> bool {
+        if profile().locked_is_flag {
+            // Relaxed: a snapshot (LOCK-10).
+            self.held.load(Relaxed)
+        } else {
+            self.lock.locked()
+        }
+    }
+
+    /// `release()`: as this version's, never handing off a sentinel.
+    pub(crate) fn release(&self) -> Result<(), LockError> {
+        // Relaxed: the swap decides which of two racing releases wins; the lock orders the rest.
+        let was_held = self.held.swap(false, Relaxed);
+        if profile().locked_is_flag && !was_held {
+            return Err(LockError::ReleaseUnlocked);
+        }
+        let released = if self.handoff {
+            self.lock.release()
+        } else {
+            self.lock.release_without_handoff()
+        };
+        if released.is_err() && was_held {
+            // Nothing was released after all: leave the flag as it was.
+            self.held.store(true, Relaxed);
+        }
+        released
+    }
+
+    /// The release of a thread's sentinel when its Python state is gone (no GIL needed): only
+    /// if Python holds it, as CPython's `release_sentinel`.
+    pub(crate) fn release_if_held(&self) {
+        // Relaxed: as in `release`.
+        if self.held.swap(false, Relaxed) {
+            let _ = self.lock.release_without_handoff();
+        }
+    }
+}
+
 /// The instance layout of `_thread.lock`.
 #[repr(C)]
 pub(crate) struct LockObject {
     base: PyObject,
     weakrefs: *mut PyObject,
     /// Shared so that a thread's sentinel can be released by a thread-exit destructor.
-    pub(crate) lock: Arc<Lock>,
-    /// Whether a release may hand the lock to a waiter (LOCK-15); false for `_set_sentinel`'s
-    /// locks (PY-8).
-    handoff: bool,
+    state: Arc<LockState>,
 }
 
 /// The type object, made at import.
@@ -66,20 +129,23 @@ unsafe fn new_lock_of(type_: *mut PyTypeObject, handoff: bool) -> *mut PyObject 
             return null_mut();
         }
         let this = object.cast::<LockObject>();
-        addr_of_mut!((*this).lock).write(Arc::new(Lock::new()));
-        addr_of_mut!((*this).handoff).write(handoff);
+        addr_of_mut!((*this).state).write(Arc::new(LockState {
+            lock: Lock::new(),
+            held: AtomicBool::new(false),
+            handoff,
+        }));
         object
     }
 }
 
-/// The lock inside a lock object.
+/// The state of a lock object.
 ///
 /// # Safety
 ///
 /// `object` is a live instance of the lock type; the reference does not outlive it.
-pub(crate) unsafe fn lock_of<'a>(object: *mut PyObject) -> &'a Arc<Lock> {
+pub(crate) unsafe fn lock_of<'a>(object: *mut PyObject) -> &'a Arc<LockState> {
     // SAFETY: forwarded from the contract.
-    unsafe { &(*object.cast::<LockObject>()).lock }
+    unsafe { &(*object.cast::<LockObject>()).state }
 }
 
 /// `acquire`'s keywords.
@@ -166,12 +232,19 @@ unsafe extern "C-unwind" fn acquire(
         let Some(timeout) = parse_acquire(args, kwargs) else {
             return null_mut();
         };
-        let lock: &Lock = lock_of(object);
+        let state: &LockState = lock_of(object);
+        let lock = &state.lock;
         if lock.try_acquire() {
+            state.acquired();
             return py_bool(true);
         }
         match wait_for(timeout, |timeout| lock.acquire_with(timeout)) {
-            Some(acquired) => py_bool(acquired),
+            Some(acquired) => {
+                if acquired {
+                    state.acquired();
+                }
+                py_bool(acquired)
+            }
             None => null_mut(),
         }
     }
@@ -181,13 +254,7 @@ unsafe extern "C-unwind" fn acquire(
 unsafe extern "C-unwind" fn release(object: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
     // SAFETY: as in `acquire`.
     unsafe {
-        let this = object.cast::<LockObject>();
-        let released = if (*this).handoff {
-            (*this).lock.release()
-        } else {
-            (*this).lock.release_without_handoff()
-        };
-        match released {
+        match lock_of(object).release() {
             Ok(()) => none(),
             Err(error) => raise_lock_error(error),
         }
@@ -214,7 +281,12 @@ unsafe extern "C-unwind" fn at_fork_reinit(
     // SAFETY: CPython calls this in a forked child, where no other thread exists, or (its tests)
     // on a lock no other thread uses; a Python-level waiter elsewhere would be a misuse CPython's
     // own lock does not survive either.
-    unsafe { lock_of(object).reinit_after_fork() };
+    unsafe {
+        let state = lock_of(object);
+        state.lock.reinit_after_fork();
+        // Relaxed: no other thread uses the lock (see above).
+        state.held.store(false, Relaxed);
+    }
     none()
 }
 
@@ -269,7 +341,7 @@ unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
         if !(*this).weakrefs.is_null() {
             capi::PyObject_ClearWeakRefs(object);
         }
-        std::ptr::drop_in_place(addr_of_mut!((*this).lock));
+        std::ptr::drop_in_place(addr_of_mut!((*this).state));
         object::free(object);
     }
 }
@@ -280,6 +352,16 @@ unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
 ///
 /// The caller holds the GIL.
 pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
+    // One type per process: an interpreter that imports the module again (a legacy
+    // sub-interpreter, which shares the GIL) gets the same type, so objects made in one
+    // interpreter stay instances of it in the others.
+    // Acquire: pairs with the Release store below.
+    let made = LOCK_TYPE.load(Ordering::Acquire);
+    if !made.is_null() {
+        // SAFETY: the type lives forever (we keep a reference); we hold the GIL (contract).
+        unsafe { ffi::Py_IncRef(made.cast()) };
+        return made;
+    }
     let acquire_doc = c"acquire($self, /, blocking=True, timeout=-1)\n--\n\nLock the lock.";
     let methods = vec![
         with_keywords(c"acquire", acquire, acquire_doc),
@@ -338,6 +420,11 @@ pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
         )
     };
     // Release: publishes the initialised type to `new_lock` on any thread.
+    if !type_.is_null() {
+        // The process's reference (see above).
+        // SAFETY: a new type; we hold the GIL.
+        unsafe { ffi::Py_IncRef(type_.cast()) };
+    }
     LOCK_TYPE.store(type_, Ordering::Release);
     type_
 }

@@ -9,6 +9,7 @@
 use std::ffi::c_ulong;
 use std::mem::offset_of;
 use std::ptr::{addr_of_mut, null_mut};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::ffi::{self, PyObject, PyTypeObject};
 use thread_core::Ident;
@@ -28,6 +29,9 @@ struct RLockObject {
     weakrefs: *mut PyObject,
     rlock: RLock,
 }
+
+/// The type object, made at the first import.
+static RLOCK_TYPE: AtomicPtr<PyTypeObject> = AtomicPtr::new(null_mut());
 
 /// The RLock inside an instance (or a subclass's).
 ///
@@ -248,6 +252,16 @@ unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
 ///
 /// The caller holds the GIL.
 pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
+    // One type per process: an interpreter that imports the module again (a legacy
+    // sub-interpreter, which shares the GIL) gets the same type, so objects made in one
+    // interpreter stay instances of it in the others.
+    // Acquire: pairs with the Release store below.
+    let made = RLOCK_TYPE.load(Ordering::Acquire);
+    if !made.is_null() {
+        // SAFETY: the type lives forever (we keep a reference); we hold the GIL (contract).
+        unsafe { ffi::Py_IncRef(made.cast()) };
+        return made;
+    }
     let mut methods = vec![
         with_keywords(
             c"acquire",

@@ -30,14 +30,13 @@ use std::sync::Arc;
 
 use pyo3::ffi::{self, PyObject};
 use thread_core::{Builder, ThreadHandle};
-use thread_lock::Lock;
 
 use crate::args::Keywords;
 use crate::capi;
 use crate::errors::{raise, raise_thread_error};
 use crate::handle;
-use crate::interpreter::{FinalizingRefusal, Unraisable, profile};
-use crate::lock::{lock_of, new_lock};
+use crate::interpreter::{Feature, FinalizingRefusal, Unraisable, profile};
+use crate::lock::{LockState, lock_of, new_lock};
 
 /// What a new thread runs: owned references, given up by the thread.
 struct Boot {
@@ -45,12 +44,15 @@ struct Boot {
     args: *mut PyObject,
     /// A dict, or null.
     kwargs: *mut PyObject,
-    /// The interpreter that started the thread, which the thread joins.
+    /// The interpreter that started the thread, which the thread joins (as CPython's own
+    /// threads do; a sub-interpreter's threads are its own).
     interpreter: *mut ffi::PyInterpreterState,
+    /// The thread state the parent made for the thread (null: the thread makes it).
+    tstate: *mut ffi::PyThreadState,
 }
 
 /// The calling thread's sentinel; released when the slot drops (thread exit) unless taken first.
-struct Sentinel(Option<Arc<Lock>>);
+struct Sentinel(Option<Arc<LockState>>);
 
 impl Drop for Sentinel {
     fn drop(&mut self) {
@@ -62,10 +64,10 @@ thread_local! {
     static SENTINEL: RefCell<Sentinel> = const { RefCell::new(Sentinel(None)) };
 }
 
-fn release_sentinel(lock: Option<Arc<Lock>>) {
+fn release_sentinel(lock: Option<Arc<LockState>>) {
     if let Some(lock) = lock {
         // Usually held by `threading`; an unlocked one is left as it is, as CPython does.
-        let _ = lock.release_without_handoff();
+        lock.release_if_held();
     }
 }
 
@@ -108,6 +110,30 @@ unsafe fn refuse_at_shutdown() -> *mut PyObject {
     };
     // SAFETY: forwarded from the contract.
     unsafe { raise(class, c"can't create new thread at interpreter shutdown") }
+}
+
+/// Whether this interpreter may start threads: false with `RuntimeError` set when it may not
+/// (an isolated sub-interpreter), or when the query failed.
+///
+/// # Safety
+///
+/// The caller holds the GIL.
+unsafe fn may_start_threads() -> bool {
+    // SAFETY: forwarded from the contract.
+    match unsafe { profile().allows(Feature::Threads) } {
+        Some(true) => true,
+        Some(false) => {
+            // SAFETY: forwarded from the contract.
+            unsafe {
+                raise(
+                    ffi::PyExc_RuntimeError,
+                    c"thread is not supported for isolated subinterpreters",
+                )
+            };
+            false
+        }
+        None => false,
+    }
 }
 
 /// `start_new_thread(function, args, kwargs=None)`: starts a detached thread, returns its ident.
@@ -162,6 +188,9 @@ pub(crate) unsafe extern "C-unwind" fn start_new_thread(
             {
                 return null_mut();
             }
+        }
+        if !may_start_threads() {
+            return null_mut();
         }
         if profile().refuses_new_threads() {
             return refuse_at_shutdown();
@@ -238,6 +267,10 @@ pub(crate) unsafe extern "C-unwind" fn start_joinable_thread(
             ffi::Py_DecRef(handle_object);
             return raise(ffi::PyExc_RuntimeError, c"thread already started");
         }
+        if !may_start_threads() {
+            ffi::Py_DecRef(handle_object);
+            return null_mut();
+        }
         if profile().refuses_new_threads() {
             ffi::Py_DecRef(handle_object);
             return refuse_at_shutdown();
@@ -281,11 +314,18 @@ unsafe fn spawn(
         if !kwargs.is_null() {
             ffi::Py_IncRef(kwargs);
         }
+        let interpreter = ffi::PyInterpreterState_Get();
+        let tstate = profile().thread_states.prepare(interpreter);
+        if tstate.is_null() && !ffi::PyErr_Occurred().is_null() {
+            release_boot_references(function, args, kwargs);
+            return None;
+        }
         Box::into_raw(Box::new(Boot {
             function,
             args,
             kwargs,
-            interpreter: ffi::PyInterpreterState_Get(),
+            interpreter,
+            tstate,
         }))
     };
     let builder = match joinable {
@@ -303,14 +343,34 @@ unsafe fn spawn(
             // SAFETY: no thread was created, so the box and its references are still ours.
             unsafe {
                 let boot = Box::from_raw(boot);
-                ffi::Py_DecRef(boot.function);
-                ffi::Py_DecRef(boot.args);
-                if !boot.kwargs.is_null() {
-                    ffi::Py_DecRef(boot.kwargs);
+                release_boot_references(boot.function, boot.args, boot.kwargs);
+                if !boot.tstate.is_null() {
+                    ffi::PyThreadState_Clear(boot.tstate);
+                    ffi::PyThreadState_Delete(boot.tstate);
                 }
                 raise_thread_error(error);
             }
             None
+        }
+    }
+}
+
+/// Drops the references a boot record took.
+///
+/// # Safety
+///
+/// The caller holds the GIL; the references are owned (kwargs may be null).
+unsafe fn release_boot_references(
+    function: *mut PyObject,
+    args: *mut PyObject,
+    kwargs: *mut PyObject,
+) {
+    // SAFETY: forwarded from the contract.
+    unsafe {
+        ffi::Py_DecRef(function);
+        ffi::Py_DecRef(args);
+        if !kwargs.is_null() {
+            ffi::Py_DecRef(kwargs);
         }
     }
 }
@@ -324,11 +384,17 @@ extern "C-unwind" fn body(arg: *mut c_void) {
         args,
         kwargs,
         interpreter,
+        tstate,
     } = *unsafe { Box::from_raw(arg.cast::<Boot>()) };
-    // SAFETY: the interpreter that started us is alive (it waits for or outlives its threads;
-    // at shutdown CPython ends us in `PyEval_AcquireThread` instead). `PyThreadState_New`
-    // needs no GIL.
-    let tstate = unsafe { ffi::PyThreadState_New(interpreter) };
+    // Started too late: the runtime finalizes, and the thread state may already be gone with
+    // the interpreter's others. `PyEval_AcquireThread` would end the thread now; so do we,
+    // leaking the references as it would.
+    if profile().runtime_finalizing() {
+        return;
+    }
+    // SAFETY: the thread state was made for us by the parent and is not bound yet (or is made
+    // now, in the interpreter that started us); no GIL needed.
+    let tstate = unsafe { profile().thread_states.adopt(tstate, interpreter) };
     // SAFETY: `tstate` is ours and new; this may end the thread with pthread_exit at shutdown,
     // with nothing of ours to clean up (the references leak, as in CPython).
     unsafe { capi::PyEval_AcquireThread(tstate) };

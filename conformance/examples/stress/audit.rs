@@ -7,10 +7,11 @@
 //!   before the event began — on the adder's own thread right after its `add`, and on the
 //!   auditors'.
 //! * `audit-spawn`: on the process-wide registry, one thread starts threads without pause while
-//!   another, round after round, adds a hook that refuses spawns during its round. A spawn that
-//!   began after that `add` returned, and ran entirely inside the round, must be refused (a
-//!   refusing hook cannot be skipped right after its `add` returned). Hooks are never removed,
-//!   so the rounds are capped.
+//!   another, round after round, adds a hook that refuses spawns during its round, while a third
+//!   adds a harmless hook at the same moment (two concurrent adds: the shape of the AUDIT-2 race).
+//!   A spawn that began after the refusing hook's `add` returned, and ran entirely inside the
+//!   round, must be refused (a refusing hook cannot be skipped right after its `add` returned).
+//!   Hooks are never removed, so the rounds are capped.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -84,6 +85,23 @@ extern "C" fn on_stretch(_signum: libc::c_int) {
     }
 }
 
+/// Installs [`on_stretch`] for `SIGUSR2`; false (after reporting) if that failed.
+fn install_stretch_handler(run: &Run) -> bool {
+    // SAFETY: a zeroed `sigaction` is "no flags, empty mask"; the handler is async-signal-safe.
+    // SA_RESTART: the interrupted threads' own system calls (futex waits) resume.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_stretch as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()) != 0 {
+            run.anomaly("sigaction failed".into());
+            return false;
+        }
+    }
+    true
+}
+
 /// Interrupts random adders with `SIGUSR2` until every adder of the round is done.
 fn stretcher(run: &Run, round: &Round) {
     let mut rng = Rng::new(seed(7));
@@ -143,17 +161,8 @@ pub(crate) fn registry_main(run: &Arc<Run>) -> i32 {
         run,
         Box::new(|| "  (registry rounds: adders and auditors on a fresh AuditHooks)\n".into()),
     );
-    // SAFETY: a zeroed `sigaction` is "no flags, empty mask"; the handler is async-signal-safe.
-    // SA_RESTART: the adders' own system calls (futex waits of the Mutex) resume.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_stretch as *const () as libc::sighandler_t;
-        action.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut action.sa_mask);
-        if libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()) != 0 {
-            run.anomaly("sigaction failed".into());
-            return run.finish("");
-        }
+    if !install_stretch_handler(run) {
+        return run.finish("");
     }
     let mut rounds = 0u64;
     while !run.should_stop() {
@@ -220,8 +229,14 @@ static ACTIVE: AtomicU64 = AtomicU64::new(0);
 static GATE: AtomicU64 = AtomicU64::new(0);
 /// The last round the spawner made a whole attempt in.
 static ATTEMPTED: AtomicU64 = AtomicU64::new(0);
-/// Rounds at most: each adds a hook to the process-wide registry for good.
-const MAX_ROUNDS: u64 = 3000;
+/// The last round the noise thread added its harmless hook in.
+static NOISE: AtomicU64 = AtomicU64::new(0);
+/// The noise thread's `pthread_self()` (0 until it runs).
+static NOISE_THREAD: AtomicU64 = AtomicU64::new(0);
+/// The noise stretcher sends no more signals: the noise thread may end.
+static NOISE_STRETCHER_DONE: AtomicBool = AtomicBool::new(false);
+/// Rounds at most: each adds two hooks to the process-wide registry for good.
+const MAX_ROUNDS: u64 = 2000;
 
 pub(crate) fn spawn_main(run: &Arc<Run>) -> i32 {
     watchdog(
@@ -235,13 +250,19 @@ pub(crate) fn spawn_main(run: &Arc<Run>) -> i32 {
             )
         }),
     );
+    if !install_stretch_handler(run) {
+        return run.finish("");
+    }
     let spawned = AtomicU64::new(0);
     let refused = AtomicU64::new(0);
     let mut rounds = 0u64;
     std::thread::scope(|scope| {
         scope.spawn(|| spawner(run, &spawned, &refused));
+        scope.spawn(|| noise(run));
+        scope.spawn(|| noise_stretcher(run));
         while !run.should_stop() && rounds < MAX_ROUNDS {
             let r = rounds + 1;
+            // The noise thread starts its add when it sees the round begin.
             ACTIVE.store(r, SeqCst);
             let added = thread_audit::add_audit_hook(move |event| {
                 let spawn = event.name().starts_with("_thread.start_");
@@ -258,21 +279,66 @@ pub(crate) fn spawn_main(run: &Arc<Run>) -> i32 {
             }
             GATE.store(r, SeqCst);
             // Let the spawner make at least one whole attempt inside the round.
-            while ATTEMPTED.load(SeqCst) < r && !run.should_stop() {
+            while (ATTEMPTED.load(SeqCst) < r || NOISE.load(SeqCst) < r) && !run.should_stop() {
                 std::thread::yield_now();
             }
             ACTIVE.store(0, SeqCst);
             rounds = r;
             run.tick(1);
         }
-        // Tell the spawner to stop even if the rounds ran out before the time did.
+        // Tell the spawner and the noise thread to stop even if the rounds ran out first.
         GATE.store(u64::MAX, SeqCst);
+        ACTIVE.store(u64::MAX, SeqCst);
     });
     run.finish(&format!(
-        "{rounds} rounds (hooks added); {} spawn attempts went ahead, {} refused",
+        "{rounds} rounds (hooks added); {} spawn attempts went ahead, {} refused; {} stretching \
+         signals",
         spawned.load(SeqCst),
-        refused.load(SeqCst)
+        refused.load(SeqCst),
+        STRETCHES.load(SeqCst)
     ))
+}
+
+/// Adds one harmless hook as each round begins, racing the round's refusing hook.
+fn noise(run: &Run) {
+    // SAFETY: `pthread_self` has no preconditions.
+    NOISE_THREAD.store(unsafe { libc::pthread_self() } as u64, SeqCst);
+    let mut last = 0;
+    loop {
+        let round = ACTIVE.load(SeqCst);
+        if round == u64::MAX || run.should_stop() {
+            // Our `pthread_t` must stay valid while the stretcher may still signal us.
+            while !NOISE_STRETCHER_DONE.load(SeqCst) {
+                std::thread::yield_now();
+            }
+            return;
+        }
+        if round > last {
+            if let Err(e) = thread_audit::add_audit_hook(|_| Ok(())) {
+                run.anomaly(format!("add_audit_hook failed: {e}"));
+            }
+            last = round;
+            NOISE.store(round, SeqCst);
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Signals the noise thread now and then, so that its `add` is sometimes caught midway.
+fn noise_stretcher(run: &Run) {
+    let mut rng = Rng::new(seed(8));
+    while ACTIVE.load(SeqCst) != u64::MAX && !run.should_stop() {
+        let target = NOISE_THREAD.load(SeqCst);
+        if target != 0 {
+            // SAFETY: the noise thread waits for `NOISE_STRETCHER_DONE` before it ends, so its
+            // `pthread_t` is valid; SIGUSR2 has the stretch handler.
+            unsafe { libc::pthread_kill(target as libc::pthread_t, libc::SIGUSR2) };
+            STRETCHES.fetch_add(1, SeqCst);
+        }
+        std::thread::sleep(rng.micros(1, 30));
+    }
+    NOISE_STRETCHER_DONE.store(true, SeqCst);
 }
 
 fn spawner(run: &Run, spawned: &AtomicU64, refused: &AtomicU64) {

@@ -17,6 +17,14 @@ const LOCKS: usize = 64;
 const CHURNERS: usize = 4;
 /// How long a child may take before it counts as hung.
 const CHILD_PATIENCE: Duration = Duration::from_secs(10);
+/// Set by `cargo xtask stress --asan`: the parent then starts no threads while it forks.
+/// AddressSanitizer's runtime (compiler-rt, nightly of 2026-05) can leave its quarantine's lock
+/// held in a child forked while a parent thread was exiting (an exiting thread drains its
+/// allocator cache into the quarantine under that lock): the child's own threads then spin on
+/// it forever when they exit. Observed as a child hung joining its threads, gdb showing every
+/// child thread in `__asan::...::Quarantine::Drain` under `asan_thread.cpp`'s `Destroy`.
+/// Without the spawner no thread ends in the parent, so the children are still checked in full.
+const ASAN_ENV: &str = "PYTHREAD_STRESS_ASAN";
 const OPS: [&str; 5] = ["idle", "timed wait", "holding", "spawning", "blocking wait"];
 
 /// The child's steps, written to a page shared with the parent (for the report of a hang).
@@ -90,7 +98,7 @@ pub(crate) fn main(run: &Arc<Run>) -> i32 {
             let world = &world;
             scope.spawn(move || churn(run, world, c));
         }
-        {
+        if std::env::var_os(ASAN_ENV).is_none() {
             let world = &world;
             scope.spawn(move || spawner(run, world));
         }
@@ -141,6 +149,22 @@ fn fork_once(run: &Run, world: &Arc<World>) {
         }
         if started.elapsed() > CHILD_PATIENCE {
             let step = world.child_step.load(SeqCst) as usize;
+            eprintln!(
+                "stress fork: child {pid} hung; its threads:\n{}",
+                threads_of(pid)
+            );
+            if std::env::var_os("STRESS_GDB").is_some() {
+                // Every thread's stack, for a hang that the kernel's view does not explain.
+                let _ = std::process::Command::new("gdb")
+                    .args([
+                        "-p",
+                        &pid.to_string(),
+                        "-batch",
+                        "-ex",
+                        "thread apply all bt",
+                    ])
+                    .status();
+            }
             // SAFETY: `pid` is our own child, not yet reaped.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             // SAFETY: as above; reaps the killed child.
@@ -159,6 +183,31 @@ fn fork_once(run: &Run, world: &Arc<World>) {
         let code = libc::WEXITSTATUS(status);
         run.anomaly(format!("a forked child failed check {code}"));
     }
+}
+
+/// The kernel's view of a process's threads: name, state and wait channel of each.
+fn threads_of(pid: libc::pid_t) -> String {
+    let mut out = String::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return "  (gone)\n".into();
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        let stat = read("stat");
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or("?")
+            .to_owned();
+        out.push_str(&format!(
+            "  task {}: {} state {state} wchan {}\n",
+            task.file_name().to_string_lossy(),
+            read("comm").trim(),
+            read("wchan").trim()
+        ));
+    }
+    out
 }
 
 /// What the child checks; the number of the first failed check, 0 if all passed.

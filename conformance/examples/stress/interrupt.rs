@@ -3,21 +3,22 @@
 //! handler calls `signals::notify` and interrupts the wait's system call with `EINTR`; the
 //! embedder's check fails for every other signal). An acquire that returns an error must not
 //! have taken the lock; one that returns `true` owns it alone; one that returns `false` waited its
-//! whole timeout; the typed forms never give up early. At the end every lock is quiescent.
-//!
-//! Joins on the main thread (HANDLE-2) are not part of it yet: the interruptible main-thread
-//! join is being built on another branch.
+//! whole timeout; the typed forms never give up early. Between them the main thread joins short
+//! threads (HANDLE-2): an interrupted join returns the handler's error and leaves the handle
+//! joinable (a later join reaps the thread), a timed join that returns before the thread is done
+//! waited its whole timeout, and `join(None)` returns only when the thread is done. At the end
+//! every lock is quiescent and every started thread joined.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Instant;
 
-use thread_core::{Interrupt, interrupt_main, signals};
+use thread_core::{Interrupt, ThreadError, ThreadHandle, interrupt_main, signals};
 use thread_lock::{Lock, LockError, RLock};
 
 use crate::support::{Phases, Rng, Run, Shadow, check_quiescent, describe_locks, seed, watchdog};
 
-const OPS: [&str; 8] = [
+const OPS: [&str; 9] = [
     "idle",
     "acquire(true, -1)",
     "acquire(true, ~1ms)",
@@ -26,6 +27,7 @@ const OPS: [&str; 8] = [
     "acquire_for(~1ms) (typed)",
     "lock() guard (typed)",
     "holding",
+    "join",
 ];
 /// The main thread's slot in the phases; the holders follow it.
 const MAIN: usize = 0;
@@ -67,6 +69,9 @@ struct Tally {
     timed_out: u64,
     keyboard_interrupts: u64,
     handler_errors: u64,
+    joins: u64,
+    joins_interrupted: u64,
+    joins_timed_out: u64,
 }
 
 pub(crate) fn main(run: &Arc<Run>) -> i32 {
@@ -150,11 +155,15 @@ pub(crate) fn main(run: &Arc<Run>) -> i32 {
     }
     let details = format!(
         "main-thread acquires: {} got the lock, {} timed out, {} KeyboardInterrupt, {} handler \
-         errors; {} interrupt_main calls, {} SIGUSR1 sent, {} received, {} checks run",
+         errors; joins: {} reaped, {} interrupted, {} timed out; {} interrupt_main calls, {} \
+         SIGUSR1 sent, {} received, {} checks run",
         tally.acquired,
         tally.timed_out,
         tally.keyboard_interrupts,
         tally.handler_errors,
+        tally.joins,
+        tally.joins_interrupted,
+        tally.joins_timed_out,
         interrupts_sent.load(SeqCst),
         signals_sent.load(SeqCst),
         SIGNALS_RECEIVED.load(SeqCst),
@@ -166,8 +175,16 @@ pub(crate) fn main(run: &Arc<Run>) -> i32 {
 fn main_loop(run: &Run, world: &World, tally: &mut Tally) {
     let me = MAIN as u64 + 1;
     let mut rng = Rng::new(seed(100));
+    let mut unjoined: Vec<ThreadHandle> = Vec::new();
     while !run.should_stop() {
-        let op = 1 + rng.below(6);
+        let op = 1 + rng.below(7);
+        if op == 7 {
+            world.phases.set(MAIN, 8, 0);
+            join_once(run, &mut rng, &mut unjoined, tally);
+            world.phases.set(MAIN, 0, 0);
+            run.tick(1);
+            continue;
+        }
         world.phases.set(MAIN, op, 0);
         let timeout = rng.micros(500, 3000);
         let started = Instant::now();
@@ -237,6 +254,70 @@ fn main_loop(run: &Run, world: &World, tally: &mut Tally) {
         }
         world.phases.set(MAIN, 0, 0);
         run.tick(1);
+    }
+    // Every thread is reaped in the end; interrupts may still cut joins short meanwhile.
+    world.phases.set(MAIN, 8, 0);
+    for handle in unjoined {
+        while let Err(e) = handle.join(None) {
+            check_join_error(run, &e, tally);
+        }
+        if !handle.is_done() {
+            run.anomaly("join(None) returned Ok before the thread was done".into());
+        }
+    }
+}
+
+/// Starts a short thread, or picks one an earlier join left, and joins it on the main thread.
+fn join_once(run: &Run, rng: &mut Rng, unjoined: &mut Vec<ThreadHandle>, tally: &mut Tally) {
+    let handle = if unjoined.len() < 8 || rng.below(2) == 0 {
+        let lifetime = rng.micros(100, 3000);
+        match thread_core::start_joinable_thread(move || std::thread::sleep(lifetime)) {
+            Ok(handle) => handle,
+            Err(e) => {
+                run.anomaly(format!("start_joinable_thread failed: {e}"));
+                return;
+            }
+        }
+    } else {
+        unjoined.swap_remove(rng.below(unjoined.len() as u64) as usize)
+    };
+    let timeout = if rng.below(2) == 0 {
+        None
+    } else {
+        Some(rng.micros(100, 2000))
+    };
+    let started = Instant::now();
+    let joined = handle.join(timeout);
+    let waited = started.elapsed();
+    match joined {
+        Ok(()) if handle.is_done() => tally.joins += 1,
+        Ok(()) => {
+            tally.joins_timed_out += 1;
+            match timeout {
+                None => run.anomaly("join(None) returned Ok before the thread was done".into()),
+                Some(t) if waited < t => run.anomaly(format!(
+                    "join({t:?}) gave up after {waited:?}, before its timeout"
+                )),
+                Some(_) => {}
+            }
+            unjoined.push(handle);
+        }
+        Err(e) => {
+            check_join_error(run, &e, tally);
+            // HANDLE-2: the thread keeps running and the handle stays joinable.
+            unjoined.push(handle);
+        }
+    }
+}
+
+fn check_join_error(run: &Run, error: &ThreadError, tally: &mut Tally) {
+    match error {
+        ThreadError::Interrupted(i)
+            if i.python_type() == "KeyboardInterrupt" || i.python_type() == "OSError" =>
+        {
+            tally.joins_interrupted += 1;
+        }
+        other => run.anomaly(format!("join failed otherwise: {other}")),
     }
 }
 
