@@ -2,9 +2,10 @@
 # this process on whichever `_thread` it has. `cargo xtask bench` runs it once with the built-in
 # module and once with pythread in its place (PYTHREAD_AS_THREAD=1, see cpython.rs), in turn, for
 # each round. Prints one JSON line: {"module": "built-in" | "pythread", "version": "3.X.Y",
-# "rows": {name: nanoseconds per operation}}, each value the median of REPEATS timings.
+# "rows": {name: nanoseconds per operation}}, each value the fastest of REPEATS timings: on a
+# loaded machine a timing can only be slowed by other work, never sped up, so the fastest is the
+# one closest to the operation's own cost (timeit's advice), where a median moves with the load.
 import json
-import statistics
 import sys
 import time
 
@@ -15,16 +16,15 @@ MODULE = "built-in" if getattr(_thread, "__file__", None) is None else "pythread
 
 import queue  # noqa: E402
 
-REPEATS = 5
+REPEATS = 7
 # Each timing runs for about this long (the loop count is fixed from a first, short timing).
-TARGET_SECONDS = 0.08
+TARGET_SECONDS = 0.03
 
 
 def per_op(run, number):
-    """The median over REPEATS of run(number)'s seconds per operation, in nanoseconds."""
+    """The fastest of REPEATS timings of run(number), per operation, in nanoseconds."""
     run(max(1, number // 10))  # warm up
-    times = [run(number) / number for _ in range(REPEATS)]
-    return statistics.median(times) * 1e9
+    return min(run(number) / number for _ in range(REPEATS)) * 1e9
 
 
 def calibrated(run):
@@ -166,10 +166,10 @@ ROWS = {
 }
 # Rows with threads: fixed counts (each timing long enough to cover scheduling noise).
 THREADED = {
-    "start + join a thread": (start_and_join, 300),
-    "two-lock ping-pong, one round trip": (ping_pong, 20000),
-    "queue.Queue producer/consumer, one item": (producer_consumer, 20000),
-    f"{CONTENDERS} threads contending on `with lock`, one entry": (contended_with, 40000),
+    "start + join a thread": (start_and_join, 200),
+    "two-lock ping-pong, one round trip": (ping_pong, 5000),
+    "queue.Queue producer/consumer, one item": (producer_consumer, 10000),
+    f"{CONTENDERS} threads contending on with lock, one entry": (contended_with, 40000),
 }
 
 
