@@ -255,6 +255,15 @@ pub(crate) fn format_ns(ns: f64) -> String {
     }
 }
 
+/// A difference of times, with its sign.
+fn signed_ns(ns: f64) -> String {
+    if ns < 0.0 {
+        format!("−{}", format_ns(-ns))
+    } else {
+        format!("+{}", format_ns(ns))
+    }
+}
+
 /// The median of `values` (the mean of the middle two for an even count); `None` when empty.
 pub(crate) fn median(values: &[f64]) -> Option<f64> {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
@@ -364,8 +373,7 @@ fn goal_table(rounds: &[Medians]) -> String {
             };
             let spread_text = match row.target {
                 Target::MaxExtraNs(_) | Target::OversleepOf(_) => {
-                    spread(&measured.differences(), |d| format!("{d:+.2}")).replace("–", " … ")
-                        + " ns"
+                    spread(&measured.differences(), signed_ns).replace("–", " … ")
                 }
                 _ => spread(&ratios, |r| format!("{r:.2}x")),
             };
