@@ -68,8 +68,8 @@ impl fmt::Display for FunctionDescription {
 pub type AuditFn = fn(&str, &[&dyn AuditArg]) -> Result<(), AuditError>;
 
 /// What an embedder passes when it starts a thread: a name for the OS, a description of the
-/// function (for audit and failure reports), a stack size, audit arguments and the audit
-/// function.
+/// function (for audit and failure reports), a stack size, whether a joinable thread is a daemon
+/// (HANDLE-3), audit arguments and the audit function.
 ///
 /// ```
 /// use thread_core::Builder;

@@ -356,4 +356,27 @@ mod loom_models {
             assert_eq!(lock.waiters(), 0);
         });
     }
+
+    /// A release without handoff wakes a parked waiter, which then takes the lock itself (the
+    /// fairness rule is not consulted: the outcome does not depend on `set_handoff`); when both
+    /// threads are done the byte is free and unparked.
+    /// proves: R-4, LOCK-15
+    #[test]
+    fn release_without_handoff_wakes_a_waiter_that_takes_the_lock() {
+        model(|| {
+            let lock = Arc::new(RawLock::new());
+            lock.lock();
+            let waiter = {
+                let lock = lock.clone();
+                loom::thread::spawn(move || {
+                    lock.lock();
+                    lock.unlock_without_handoff().unwrap();
+                })
+            };
+            lock.unlock_without_handoff().unwrap();
+            waiter.join().unwrap();
+            assert_eq!(lock.state.load(Relaxed), 0);
+            assert_eq!(lock.waiters(), 0);
+        });
+    }
 }

@@ -60,7 +60,7 @@ unsafe extern "C-unwind" {
     pub(crate) fn Py_DecRef(object: *mut PyObject);
 }
 
-/// `PyEval_RestoreThread`'s signature, for the pointer type of a looked-up function.
+/// `_PyErr_WriteUnraisableMsg(err_msg, object)` (3.11, 3.12; looked up by name: 3.13 has none).
 pub(crate) type UnraisableMsg = unsafe extern "C-unwind" fn(*const c_char, *mut PyObject);
 /// `PyErr_FormatUnraisable(format, ...)` (3.13).
 pub(crate) type FormatUnraisable = unsafe extern "C-unwind" fn(*const c_char, ...);

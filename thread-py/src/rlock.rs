@@ -310,7 +310,7 @@ pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
         slot(ffi::Py_tp_dealloc, dealloc as *mut _),
         slot(ffi::Py_tp_repr, repr as *mut _),
     ];
-    let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE;
+    let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_IMMUTABLETYPE;
     let members = vec![object::weaklist_member(offset_of!(RLockObject, weakrefs))];
     // SAFETY: forwarded from the contract; the slots match their functions.
     unsafe {

@@ -2,7 +2,9 @@
 //!
 //! Each step runs in its own process group with a hard timeout (a hung test must not stall CI)
 //! and a budget that is only reported, so that a step growing towards its timeout is seen early.
-//! The test logs are kept under `target/verify/` for the clause report and for reading failures.
+//! The test logs are kept under `target/verify/` for the clause report and for reading failures;
+//! the report also counts the Python-level tests, from the results the last `cargo xtask cpython`
+//! left in `target/cpython/results.json` (CI runs that one first).
 
 use std::fs::{self, File};
 use std::os::unix::process::CommandExt;
@@ -105,6 +107,17 @@ fn export_python() -> Result<(), String> {
             return Err(format!("{not_found}; CI=true needs one"));
         }
         Err(not_found) => println!("python: NOT FOUND, differential runs will skip: {not_found}"),
+    }
+    match python::find_312() {
+        Some(found) => {
+            println!(
+                "python 3.12: {} ({})",
+                found.program.display(),
+                found.version_string()
+            );
+            set_env("PYTHREAD_PYTHON312", &found.program);
+        }
+        None => println!("python 3.12: not found, 3.12 differential runs skip"),
     }
     match python::find_313() {
         Some(found) => {
@@ -275,18 +288,16 @@ fn python_results(root: &Path) -> Result<(Vec<clauses::PyVersionResults>, String
         .and_then(|written| written.elapsed().ok())
         .map_or_else(|| "?".to_owned(), format_duration);
     let versions: Vec<&str> = runs.iter().map(|r| r.version.as_str()).collect();
-    Ok((
-        runs.clone(),
-        format!(
-            "python tests: {} (written {age} ago; CPython {})",
-            clauses::PY_RESULTS_FILE,
-            if versions.is_empty() {
-                "none".to_owned()
-            } else {
-                versions.join(", ")
-            }
-        ),
-    ))
+    let source = format!(
+        "python tests: {} (written {age} ago; CPython {})",
+        clauses::PY_RESULTS_FILE,
+        if versions.is_empty() {
+            "none".to_owned()
+        } else {
+            versions.join(", ")
+        }
+    );
+    Ok((runs, source))
 }
 
 /// Prints the clause-by-clause report from the test logs and the Python-level tests' results,

@@ -12,8 +12,9 @@
 //! interpreters' flaky suites are compared.
 //!
 //! Re-runs are for chance, not for systematic breakage: a module with more than
-//! [`MAX_RERUN_TESTS`] differing tests, a test id that cannot be loaded alone (a fixture's
-//! failure) and everything after the re-run time budget is spent keep their first outcomes.
+//! [`MAX_RERUN_TESTS`] differing tests, a test that hung on pythread or is missing from one
+//! run, a test id that cannot be loaded alone (a fixture's failure) and everything after the
+//! re-run time budget is spent keep their first outcomes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -93,11 +94,21 @@ pub(crate) fn differing(builtin: &Run, pythread: &Run) -> Vec<Difference> {
         .filter_map(|test| {
             let a = builtin.outcomes.get(test).copied();
             let b = pythread.outcomes.get(test).copied();
+            // A hang costs a timeout a run, and pythread's hang is its own fault however the
+            // built-in fares; a test missing from a run (one stopped after too many hangs) is
+            // never chance: neither is re-run.
+            let not_rerun = if pythread.hung.contains(test) {
+                Some("it hung on pythread")
+            } else if a.is_none() || b.is_none() {
+                Some("missing from a run")
+            } else {
+                None
+            };
             (a != b).then(|| Difference {
                 test: test.clone(),
                 builtin: vec![a],
                 pythread: vec![b],
-                not_rerun: None,
+                not_rerun,
             })
         })
         .collect()
@@ -112,6 +123,9 @@ pub(crate) fn rerun(
     let too_many = differences.len() > MAX_RERUN_TESTS;
     let started = Instant::now();
     for difference in differences.iter_mut() {
+        if difference.not_rerun.is_some() {
+            continue;
+        }
         if too_many {
             difference.not_rerun = Some("too many differences in this module to be chance");
             continue;
@@ -243,6 +257,34 @@ mod tests {
         assert_eq!(
             difference.shown(),
             "built-in passed×2 | pythread missing, passed"
+        );
+    }
+
+    #[test]
+    fn differences_are_the_tests_whose_outcomes_differ() {
+        let run = |outcomes: &[(&str, Outcome)], hung: &[&str]| Run {
+            outcomes: outcomes.iter().map(|(t, o)| (t.to_string(), *o)).collect(),
+            check_ok: true,
+            hung: hung.iter().map(|t| t.to_string()).collect(),
+            ..Run::default()
+        };
+        let builtin = run(
+            &[("a", Passed), ("b", Passed), ("c", Skipped), ("d", Passed)],
+            &[],
+        );
+        let pythread = run(&[("a", Passed), ("b", Failed), ("c", Passed)], &["b"]);
+        let differences = differing(&builtin, &pythread);
+        let seen: Vec<_> = differences
+            .iter()
+            .map(|d| (d.test.as_str(), d.builtin[0], d.pythread[0], d.not_rerun))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("b", Some(Passed), Some(Failed), Some("it hung on pythread")),
+                ("c", Some(Skipped), Some(Passed), None),
+                ("d", Some(Passed), None, Some("missing from a run")),
+            ]
         );
     }
 

@@ -18,6 +18,10 @@ pub(crate) const SWITCH: &str = "PYTHREAD_AS_THREAD";
 /// overrides it).
 const TEST_TIMEOUT_SECS: u64 = 60;
 
+/// After this many tests of one run hung or crashed, the run stops: a pythread that hangs in
+/// every test must not cost a timeout per test.
+pub(crate) const MAX_HUNG: usize = 3;
+
 /// The per-test timeout in force.
 pub(crate) fn test_timeout() -> u64 {
     std::env::var("PYTHREAD_CPYTHON_TIMEOUT")
@@ -76,6 +80,8 @@ pub(crate) struct Run {
     pub(crate) check: String,
     pub(crate) check_ok: bool,
     pub(crate) hung: Vec<String>,
+    /// Whether the run stopped after [`MAX_HUNG`] tests hung, leaving the others out.
+    pub(crate) gave_up: bool,
     /// The driver's output (the tests' own output and tracebacks), kept here.
     pub(crate) log: PathBuf,
 }
@@ -163,7 +169,13 @@ impl Runner {
         };
         let mut done: BTreeSet<String> = BTreeSet::new();
         let mut log_text = Vec::new();
-        for _attempt in 0..50 {
+        loop {
+            if run.hung.len() >= MAX_HUNG {
+                // Something systematic (a deadlock in every wait, say): the tests not yet run are
+                // left out, and their absence shows in the comparison.
+                run.gave_up = true;
+                break;
+            }
             let skip_text: Vec<&str> = done.iter().map(String::as_str).collect();
             fs::write(&skip, skip_text.join("\n"))
                 .map_err(|e| format!("{}: {e}", skip.display()))?;
@@ -236,6 +248,7 @@ impl Runner {
                 .open(&results)
                 .map_err(|e| e.to_string())?;
             writeln!(append, "hung {culprit}").map_err(|e| e.to_string())?;
+            run.outcomes.insert(culprit.clone(), Outcome::Failed);
             done.insert(culprit.clone());
             run.hung.push(culprit);
         }
