@@ -215,8 +215,10 @@ fn typed_forms_wait_on_and_leave_the_interrupt_pending() -> Result<(), String> {
         done,
     );
     lock.acquire_blocking();
-    handle.join(None).unwrap();
+    // Checked before the join: a main-thread join is interruptible (HANDLE-2) and would run the
+    // pending handler itself.
     let pending = check_signals();
+    handle.join(None).map_err(|e| e.to_string())?;
     lock.release().map_err(|e| e.to_string())?;
     check!(
         pending.as_ref().err().map(Interrupt::python_type) == Some("KeyboardInterrupt"),

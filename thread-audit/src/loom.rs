@@ -4,6 +4,6 @@
 //! `registry.rs` check the same code that users run.
 
 #[cfg(loom)]
-pub(crate) use ::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+pub(crate) use ::loom::sync::atomic::{AtomicPtr, Ordering};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicPtr, Ordering};

@@ -4,24 +4,33 @@
 //!
 //! The hooks live in a singly linked list of heap nodes that is only ever appended to while the
 //! registry is shared; nodes are freed only by `Drop`, which has `&mut self` and so no readers.
-//! Beside the list sits `len`, the number of nodes that are fully linked.
+//! Each link goes from null to a node exactly once and never changes again. There is no separate
+//! count: the list itself is the only record of which hooks were added, so a hook is "added"
+//! at the very moment its link is stored, and no reader can trust a number that lags behind it.
 //!
 //! * **Append** (`push`): walk from `head` and `compare_exchange` the first null link to the
-//!   new node (so concurrent appends serialise on the link, without a lock), then
-//!   `len.fetch_add(1)`. The link is stored with `Release` so that whoever reads the pointer
-//!   also sees the node's contents; the walk reads links with `Acquire` for the same reason.
-//! * **Read** (`audit`): one `Acquire` load of `len`. Zero means no hooks: return (AUDIT-1).
-//!   Otherwise call the first `len` hooks, which is the snapshot X-AUDIT-1 asks for: a hook
-//!   added while the event runs is linked after them and not called for this event.
+//!   new node (so concurrent appends serialise on the link, without a lock). The link is stored
+//!   with `Release` so that whoever reads the pointer also sees the node's contents; the walk
+//!   reads links with `Acquire` for the same reason.
+//! * **Read** (`audit`): one `Acquire` load of `head`. Null means no hooks: return (AUDIT-1).
+//!   Otherwise walk the links with `Acquire` loads to the last node, and then call the hooks from
+//!   the first to that last one. The walk before the first call is the snapshot X-AUDIT-1 asks
+//!   for: a hook added while the event runs is linked after the last node and not called.
 //!
-//! Why a reader that saw `len == n` may follow the first `n` links with `Relaxed` loads: the
-//! `fetch_add` calls are `Release` read-modify-writes, so they form one release sequence and the
-//! `Acquire` load synchronises with every increment before the value it read. Of the `n`
-//! appenders whose increments it saw, the one whose node sits furthest down the list (at
-//! position `n - 1` or later) walked every earlier link with `Acquire` before linking its own
-//! node and then incrementing. So every link among the first `n` happens-before the reader's
-//! loads; each link is written exactly once (null to node), and a load that a write
-//! happens-before cannot return the older null. The nodes' contents are published the same way.
+//! Why a hook whose `add` returned sees every later event, on every thread (AUDIT-2): its
+//! `compare_exchange` stored its link, and before that its thread read every earlier link as
+//! non-null. An event that happens after `add` returned reads those links again; a load that a
+//! store happens-before cannot return a value older than that store (write-read coherence), nor
+//! older than a value a happens-before load already read (read-read coherence), and each link
+//! only ever goes from null to its node. So the event's walk finds every earlier node and the new
+//! one. (An earlier design counted linked nodes in a `len` bumped after the link: with two
+//! concurrent adds, the one linked second could bump `len` to 1 and return while the first had
+//! not bumped yet, and its own next event ran only the first hook; the loom model
+//! `hook_sees_events_after_its_add_returned` caught it.)
+//!
+//! The second pass of `run` reloads links it already loaded in the first pass of the same call:
+//! read-read coherence gives it the same non-null pointers, and the first pass's `Acquire` loads
+//! already made the nodes' contents visible, so `Relaxed` is enough there.
 //!
 //! No lock is held while a hook runs, so a hook may add hooks, raise events or start threads.
 //! A hook runs under `catch_unwind`: a panic becomes a `RuntimeError` refusal and nothing is
@@ -31,7 +40,7 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use crate::loom::{AtomicPtr, AtomicUsize, Ordering};
+use crate::loom::{AtomicPtr, Ordering};
 use crate::{AuditArg, AuditError, AuditEvent};
 
 /// The type of a stored hook.
@@ -67,8 +76,8 @@ struct Node {
 /// assert_eq!(err.to_string(), "no threads");
 /// ```
 pub struct AuditHooks {
+    /// The first node; null while no hook has been added.
     head: AtomicPtr<Node>,
-    len: AtomicUsize,
 }
 
 impl std::fmt::Debug for AuditHooks {
@@ -98,7 +107,6 @@ impl AuditHooks {
     pub const fn new() -> Self {
         AuditHooks {
             head: AtomicPtr::new(ptr::null_mut()),
-            len: AtomicUsize::new(0),
         }
     }
 
@@ -107,7 +115,6 @@ impl AuditHooks {
     pub fn new() -> Self {
         AuditHooks {
             head: AtomicPtr::new(ptr::null_mut()),
-            len: AtomicUsize::new(0),
         }
     }
 
@@ -145,10 +152,10 @@ impl AuditHooks {
     #[inline]
     pub fn has_hooks(&self) -> bool {
         // Relaxed: a snapshot answer; no node is read through it.
-        self.len.load(Ordering::Relaxed) != 0
+        !self.head.load(Ordering::Relaxed).is_null()
     }
 
-    /// How many hooks have been added.
+    /// How many hooks have been added (a snapshot: it walks the list).
     ///
     /// ```
     /// use thread_audit::AuditHooks;
@@ -160,8 +167,16 @@ impl AuditHooks {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        // Relaxed: the count is only reported, no node is read through it.
-        self.len.load(Ordering::Relaxed)
+        let mut count = 0;
+        // Acquire: each node is dereferenced to read its `next` link (module docs).
+        let mut node = self.head.load(Ordering::Acquire);
+        while !node.is_null() {
+            count += 1;
+            // SAFETY: a non-null link points to a published node that lives until `Drop`, which
+            // cannot run while `&self` is borrowed.
+            node = unsafe { &*node }.next.load(Ordering::Acquire);
+        }
+        count
     }
 
     /// Whether no hook has been added (the opposite of [`has_hooks`](Self::has_hooks)).
@@ -173,7 +188,7 @@ impl AuditHooks {
     /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        !self.has_hooks()
     }
 
     /// Adds `hook`, as `sys.addaudithook` does (AUDIT-4).
@@ -235,30 +250,44 @@ impl AuditHooks {
     /// ```
     #[inline]
     pub fn audit(&self, event: &str, args: &[&dyn AuditArg]) -> Result<(), AuditError> {
-        // Acquire: pairs with the Release increments in `push`, making the first `n` nodes
-        // visible to `run` (see the module docs).
-        let n = self.len.load(Ordering::Acquire);
-        if n == 0 {
+        // Acquire: pairs with the Release link store in `push`, making the first node's contents
+        // visible to `run` (module docs). The only atomic access when there is no hook.
+        let first = self.head.load(Ordering::Acquire);
+        if first.is_null() {
             return Ok(());
         }
-        self.run(n, &AuditEvent::new(event, args))
+        self.run(first, &AuditEvent::new(event, args))
     }
 
-    /// Calls the first `n` hooks with `event`.
+    /// Calls every hook from `first` to the last one linked now, with `event`.
     #[inline(never)]
-    fn run(&self, n: usize, event: &AuditEvent<'_>) -> Result<(), AuditError> {
-        // Relaxed: the Acquire load of `len` in `audit` already made the first `n` links and
-        // their nodes visible (module docs).
-        let mut node = self.head.load(Ordering::Relaxed);
-        for _ in 0..n {
-            // SAFETY: `node` is one of the first `n` links, all non-null and published (module
-            // docs); nodes are freed only by `Drop`, which cannot run while `&self` is borrowed.
+    fn run(&self, first: *mut Node, event: &AuditEvent<'_>) -> Result<(), AuditError> {
+        // The snapshot (X-AUDIT-1): the last node linked before any hook runs.
+        let mut last = first;
+        loop {
+            // Acquire: the next node's contents become visible before it is dereferenced.
+            // SAFETY: `last` is non-null and was read with Acquire from a link, so it is a
+            // published node; nodes are freed only by `Drop`, which cannot run while `&self` is
+            // borrowed.
+            let next = unsafe { &*last }.next.load(Ordering::Acquire);
+            if next.is_null() {
+                break;
+            }
+            last = next;
+        }
+        let mut node = first;
+        loop {
+            // SAFETY: `node` is one of the nodes from `first` to `last`, all visited by the
+            // Acquire walk above (module docs); nodes live until `Drop`.
             let current = unsafe { &*node };
             call_hook(&*current.hook, event)?;
-            // Relaxed: as for `head` above.
+            if node == last {
+                return Ok(());
+            }
+            // Relaxed: the walk above already read this non-null link with Acquire; coherence
+            // gives us the same pointer (module docs).
             node = current.next.load(Ordering::Relaxed);
         }
-        Ok(())
     }
 
     /// Appends `hook` at the end of the list, without a lock.
@@ -273,7 +302,7 @@ impl AuditHooks {
             // Acquire on failure makes the node we step onto readable.
             match link.compare_exchange(ptr::null_mut(), node, Ordering::Release, Ordering::Acquire)
             {
-                Ok(_) => break,
+                Ok(_) => return,
                 Err(next) => {
                     // SAFETY: a non-null link points to a node that lives until `Drop`, which
                     // cannot run while `&self` is borrowed.
@@ -281,9 +310,6 @@ impl AuditHooks {
                 }
             }
         }
-        // Release: heads a release sequence that tells `audit` this node (and every node
-        // before it, which this thread saw while walking) is linked.
-        self.len.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -357,6 +383,86 @@ mod loom_models {
             let mut seen = seen.lock().unwrap().clone();
             seen.sort();
             assert_eq!(seen, vec![0, 1]);
+        });
+    }
+
+    /// AUDIT-2 across concurrent adds: each of two threads adds a hook and then raises an event
+    /// on its own thread; its own hook, whose `add` has returned, must see that event (and so
+    /// must the other's, if that one's `add` returned before).
+    /// proves: AUDIT-2
+    #[test]
+    fn hook_sees_events_after_its_add_returned() {
+        ::loom::model(|| {
+            let hooks = Arc::new(AuditHooks::new());
+            let seen: Arc<[Mutex<Vec<&'static str>>; 2]> = Arc::new(Default::default());
+            let events = ["after add 0", "after add 1"];
+            let adders: Vec<_> = (0..2)
+                .map(|id| {
+                    let hooks = hooks.clone();
+                    let seen = seen.clone();
+                    thread::spawn(move || {
+                        let record = seen.clone();
+                        hooks
+                            .add(move |event| {
+                                if let Some(&name) = events.iter().find(|e| **e == event.name()) {
+                                    record[id].lock().unwrap().push(name);
+                                }
+                                Ok(())
+                            })
+                            .unwrap();
+                        hooks.audit(events[id], &[]).unwrap();
+                        assert!(
+                            seen[id].lock().unwrap().contains(&events[id]),
+                            "hook {id} missed an event raised on its own thread after its add"
+                        );
+                    })
+                })
+                .collect();
+            for adder in adders {
+                adder.join().unwrap();
+            }
+        });
+    }
+
+    /// AUDIT-2 on another thread: once a thread has seen (through a Release/Acquire flag) that
+    /// an `add` returned, its events reach that hook, also while a second `add` races the first.
+    /// proves: AUDIT-2
+    #[test]
+    fn hook_sees_later_events_on_other_threads() {
+        ::loom::model(|| {
+            let hooks = Arc::new(AuditHooks::new());
+            let added = Arc::new(::loom::sync::atomic::AtomicBool::new(false));
+            let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let other = {
+                let hooks = hooks.clone();
+                thread::spawn(move || hooks.add(|_| Ok(())).unwrap())
+            };
+            let adder = {
+                let (hooks, added, calls) = (hooks.clone(), added.clone(), calls.clone());
+                thread::spawn(move || {
+                    hooks
+                        .add(move |event| {
+                            if event.name() == "later" {
+                                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
+                    // Release: the add happens before whatever reads the flag set.
+                    added.store(true, Ordering::Release);
+                })
+            };
+            // Acquire: pairs with the adder's Release store.
+            if added.load(Ordering::Acquire) {
+                hooks.audit("later", &[]).unwrap();
+                assert_eq!(
+                    calls.load(std::sync::atomic::Ordering::Relaxed),
+                    1,
+                    "a hook whose add had returned missed an event on another thread"
+                );
+            }
+            other.join().unwrap();
+            adder.join().unwrap();
         });
     }
 

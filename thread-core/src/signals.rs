@@ -27,9 +27,10 @@
 //!
 //! A notifier counts itself in `USERS` (SeqCst) before it reads the registration and leaves when
 //! it no longer touches the word. Dropping the guard clears the registration (SeqCst) and then
-//! spins until `USERS` reads 0 (SeqCst): a notifier not yet counted then can only read the cleared
-//! registration. A notifier never waits, so a signal handler that interrupts the spinning thread
-//! itself finishes and the spin ends.
+//! waits until `USERS` reads 0 (SeqCst; spinning, then yielding, then sleeping, so that a notifier
+//! preempted while counted gets the processor back): a notifier not yet counted then can only read
+//! the cleared registration. A notifier never waits, so a signal handler that interrupts the
+//! waiting thread itself finishes and the wait ends.
 //!
 //! Only the main thread registers; [`watch`] on another thread returns an inactive guard. There
 //! is one registration at a time: a wait's check runs after its guard is gone, so a check that
@@ -212,11 +213,45 @@ pub unsafe fn watch(word: &AtomicU32, wake_bit: u32) -> WatchGuard<'_> {
 }
 
 /// Waits until no notifier that may have read an earlier registration is still using it.
+///
+/// A notifier's use is a few atomics and one `futex` call, so the wait is nearly always over
+/// after a few spins. But a notifier on another thread can be preempted while it is counted; a
+/// drain that only spun would then burn the main thread's time slice (or, on the same CPU, keep
+/// the notifier from running at all) until the scheduler stepped in. So it backs off: a few spins,
+/// then yields, then sleeps of growing length, up to 1 ms.
 fn drain_notifiers() {
+    let mut round = 0u32;
     // SeqCst: after the registration was cleared, a notifier not yet counted reads null.
     while USERS.load(Ordering::SeqCst) != 0 {
-        crate::loom::spin_hint();
+        drain_backoff(round);
+        round = round.saturating_add(1);
     }
+}
+
+/// One pause of [`drain_notifiers`]'s wait; `round` counts the pauses so far.
+#[cfg(not(loom))]
+fn drain_backoff(round: u32) {
+    /// Spins before the drain starts yielding.
+    const DRAIN_SPINS: u32 = 16;
+    /// Yields before it starts sleeping.
+    const DRAIN_YIELDS: u32 = 8;
+    /// The longest sleep between two looks at the notifier count.
+    const MAX_DRAIN_SLEEP: std::time::Duration = std::time::Duration::from_millis(1);
+    if round < DRAIN_SPINS {
+        crate::loom::spin_hint();
+    } else if round < DRAIN_SPINS + DRAIN_YIELDS {
+        std::thread::yield_now();
+    } else {
+        let doublings = (round - DRAIN_SPINS - DRAIN_YIELDS).min(10);
+        let sleep = std::time::Duration::from_micros(1 << doublings).min(MAX_DRAIN_SLEEP);
+        std::thread::sleep(sleep);
+    }
+}
+
+/// Under loom, every pause lets the model's scheduler run another thread.
+#[cfg(loom)]
+fn drain_backoff(_round: u32) {
+    crate::loom::spin_hint();
 }
 
 impl Drop for WatchGuard<'_> {
@@ -248,4 +283,49 @@ pub(crate) fn after_fork_in_child() {
     // Relaxed: the child has one thread; there is no one to synchronise with.
     WORD.store(ptr::null_mut(), Ordering::Relaxed);
     USERS.store(0, Ordering::Relaxed);
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// CPU time the calling thread has used.
+    fn thread_cpu_time() -> Duration {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a valid out-pointer; the clock id is a constant Linux supports.
+        let done = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+        assert_eq!(done, 0);
+        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+
+    /// A notifier that is counted but not running (preempted) does not make the drain burn the
+    /// CPU: while it waits for the notifier, the draining thread gives the processor away, so its
+    /// CPU time stays far below the time it waited. (A drain that only spun uses the CPU for as
+    /// long as the scheduler lets it; the bound below leaves the sleeping drain ample room.)
+    #[test]
+    fn drain_gives_the_processor_away_while_a_notifier_is_preempted() {
+        const HELD: Duration = Duration::from_millis(100);
+        // SeqCst, as the notifiers count themselves; a stand-in for a preempted notifier.
+        USERS.fetch_add(1, Ordering::SeqCst);
+        let counted_at = Instant::now();
+        let notifier = std::thread::spawn(move || {
+            std::thread::sleep(HELD);
+            USERS.fetch_sub(1, Ordering::SeqCst);
+        });
+        let cpu_before = thread_cpu_time();
+        drain_notifiers();
+        let cpu = thread_cpu_time() - cpu_before;
+        let waited = counted_at.elapsed();
+        notifier.join().unwrap();
+        // Lower bound: the drain cannot end before the notifier left.
+        assert!(waited >= HELD, "drained after {waited:?}");
+        assert!(
+            cpu < HELD / 2,
+            "the drain used {cpu:?} of CPU while it waited {waited:?}"
+        );
+    }
 }

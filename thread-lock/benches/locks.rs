@@ -1,7 +1,8 @@
 //! Criterion benches of `Lock` against `std::sync::Mutex`, `parking_lot::Mutex` and
 //! `parking_lot::RawMutex`, each group with all of them in the same run.
 //!
-//! Groups: uncontended pair, try pair, timed pair on a free lock, contended 2/4/8 threads
+//! Groups: uncontended pair, try pair, timed pair on a free lock, the `RLock` pair against
+//! `parking_lot::ReentrantMutex`, contended 2/4/8 threads
 //! (throughput; fairness = slowest thread / mean is printed after the groups), two-thread handoff
 //! ping-pong through two locks used as binary semaphores, and the 1 ms timed wait (its oversleep
 //! is the time above 1 ms).
@@ -13,7 +14,7 @@ use parking_lot::lock_api::{RawMutex as _, RawMutexTimed as _};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
-use thread_lock::Lock;
+use thread_lock::{Lock, RLock};
 
 type PlRaw = parking_lot::RawMutex;
 type PlGuard = <PlRaw as parking_lot::lock_api::RawMutex>::Guard;
@@ -117,6 +118,34 @@ fn timed_pair(c: &mut Criterion) {
             black_box(m.try_lock_for(Duration::from_secs(1)).unwrap());
             pl_unlock(&m);
         })
+    });
+    g.finish();
+}
+
+fn rlock_pair(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rlock_pair");
+    let rlock = RLock::new();
+    g.bench_function("thread_rlock", |b| {
+        b.iter(|| {
+            assert!(black_box(&rlock).acquire(true, -1.0).unwrap());
+            black_box(&rlock).release().unwrap();
+        })
+    });
+    g.bench_function("thread_rlock_guard", |b| {
+        b.iter(|| drop(black_box(black_box(&rlock).lock())))
+    });
+    let m = parking_lot::ReentrantMutex::new(());
+    g.bench_function("pl_reentrant_mutex", |b| {
+        b.iter(|| drop(black_box(black_box(&m).lock())))
+    });
+    // A level on top of one already held: the owner's path alone.
+    let _outer = rlock.lock();
+    g.bench_function("thread_rlock_nested", |b| {
+        b.iter(|| drop(black_box(black_box(&rlock).lock())))
+    });
+    let _outer_pl = m.lock();
+    g.bench_function("pl_reentrant_mutex_nested", |b| {
+        b.iter(|| drop(black_box(black_box(&m).lock())))
     });
     g.finish();
 }
@@ -394,6 +423,7 @@ criterion_group!(
     uncontended,
     try_pair,
     timed_pair,
+    rlock_pair,
     contended,
     handoff,
     timed_wait,

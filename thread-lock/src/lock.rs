@@ -3,7 +3,7 @@
 use crate::clock;
 use crate::error::LockError;
 use crate::raw::{Outcome, RawLock};
-use crate::timeout::{Parsed, Timeout, duration_ns, parse, whole_micros};
+use crate::timeout::{Timeout, duration_ns, parse_timeout, surely_valid};
 use std::fmt;
 use std::time::Duration;
 use thread_core::{is_main_thread, signals};
@@ -54,7 +54,12 @@ impl Lock {
     }
 
     /// `lock.acquire(blocking, timeout)`: CPython's argument checks (LOCK-4..6, through
-    /// [`parse_timeout`](crate::parse_timeout)), then [`acquire_with`](Lock::acquire_with). `timeout` −1 waits forever.
+    /// [`parse_timeout`](crate::parse_timeout)), then [`acquire_with`](Lock::acquire_with).
+    /// `timeout` −1 waits forever.
+    ///
+    /// The common arguments (−1, or a blocking timeout from 0 to [`TIMEOUT_MAX`](crate::TIMEOUT_MAX))
+    /// cannot fail a check: for them a free lock is taken with one compare-and-swap after three
+    /// comparisons, and the timeout is converted only if the lock is busy.
     ///
     /// ```
     /// let lock = thread_lock::Lock::new();
@@ -64,7 +69,15 @@ impl Lock {
     /// ```
     #[inline]
     pub fn acquire(&self, blocking: bool, timeout: f64) -> Result<bool, LockError> {
-        acquire_parsed(&self.raw, parse(blocking, timeout)?)
+        // The outcome stays a `bool` until the end: a `Result<bool, LockError>` is sixteen bytes
+        // returned through memory, and were the fast path's `Ok(true)` merged with the slow
+        // path's, a caller's test of it would be done on the merged value, on every call.
+        let acquired = if surely_valid(blocking, timeout) && self.raw.try_lock_fast() {
+            true
+        } else {
+            acquire_checked(&self.raw, blocking, timeout)?
+        };
+        Ok(acquired)
     }
 
     /// Acquires within `timeout` and tells whether it got the lock (LOCK-7).
@@ -114,7 +127,8 @@ impl Lock {
         if self.raw.try_lock_fast() {
             return true;
         }
-        acquire_for_slow(&self.raw, timeout)
+        // Not interruptible: the wait never reports an interrupt, so it never fails.
+        wait(&self.raw, Timeout::Within(timeout), false) == Ok(true)
     }
 
     /// Waits as long as it takes; not interruptible (an interrupt stays pending).
@@ -218,6 +232,14 @@ impl Lock {
     pub fn __waiters(&self) -> usize {
         self.raw.waiters()
     }
+
+    /// Not part of the API: the state byte (0 when free with nobody queued), for the stress
+    /// programs' check that a quiescent lock is back to 0. Only atomics: safe to call from a
+    /// watchdog while the parking lot may be stuck.
+    #[doc(hidden)]
+    pub fn __state(&self) -> u8 {
+        self.raw.state()
+    }
 }
 
 impl Default for Lock {
@@ -234,80 +256,46 @@ impl fmt::Debug for Lock {
     }
 }
 
-/// The acquire of [`Lock::acquire_with`] and [`RLock`](crate::RLock)'s, on the raw lock.
+/// Every interruptible acquire (`Lock`'s and [`RLock`](crate::RLock)'s `acquire` and
+/// `acquire_with`) on the raw lock: the fast compare-and-swap, then [`wait`].
 #[inline]
 pub(crate) fn acquire_raw(raw: &RawLock, timeout: Timeout) -> Result<bool, LockError> {
+    // The outcome as a `bool` until the end (as in `Lock::acquire`).
+    let acquired = raw.try_lock_fast() || wait(raw, timeout, is_main_thread())?;
+    Ok(acquired)
+}
+
+/// [`Lock::acquire`] past its fast path: the arguments were not the common ones
+/// or the lock was busy. CPython's checks, then [`acquire_raw`].
+#[cold]
+#[inline(never)]
+fn acquire_checked(raw: &RawLock, blocking: bool, timeout: f64) -> Result<bool, LockError> {
+    acquire_raw(raw, parse_timeout(blocking, timeout)?)
+}
+
+/// The one way from an acquire to the parking lot, once the fast compare-and-swap failed: one
+/// more attempt for a non-blocking or zero timeout, otherwise a wait until `timeout` (the clock
+/// is read only now). An `interruptible` wait runs the pending signal handlers when woken for
+/// them; if one fails the acquire ends with its error, without the lock; otherwise the wait
+/// resumes against the same deadline.
+#[cold]
+#[inline(never)]
+fn wait(raw: &RawLock, timeout: Timeout, interruptible: bool) -> Result<bool, LockError> {
     let deadline = match timeout {
         Timeout::NonBlocking => return Ok(raw.try_lock()),
-        Timeout::Forever => {
-            if raw.try_lock_fast() {
-                return Ok(true);
-            }
-            None
-        }
-        Timeout::Within(d) => {
-            if raw.try_lock_fast() {
-                return Ok(true);
-            }
-            if d.is_zero() {
-                return Ok(raw.try_lock());
-            }
-            // The clock is read only now that the fast path failed.
-            Some(clock::deadline_after(duration_ns(d)))
-        }
+        Timeout::Within(d) if d.is_zero() => return Ok(raw.try_lock()),
+        Timeout::Within(d) => Some(clock::deadline_after(duration_ns(d))),
+        Timeout::Forever => None,
     };
-    wait_interruptibly(raw, deadline)
-}
-
-/// [`acquire_raw`] for arguments fresh from [`parse`]: no `Duration` on the fast path.
-#[inline]
-pub(crate) fn acquire_parsed(raw: &RawLock, timeout: Parsed) -> Result<bool, LockError> {
-    let deadline = match timeout {
-        Parsed::NonBlocking => return Ok(raw.try_lock()),
-        Parsed::Forever => {
-            if raw.try_lock_fast() {
-                return Ok(true);
-            }
-            None
-        }
-        Parsed::WithinNs(ns) => {
-            if raw.try_lock_fast() {
-                return Ok(true);
-            }
-            if ns == 0 {
-                return Ok(raw.try_lock());
-            }
-            // The clock is read only now that the fast path failed. At most PY_TIMEOUT_MAX µs:
-            // the product fits a u64.
-            Some(clock::deadline_after(whole_micros(ns) * 1000))
-        }
-    };
-    wait_interruptibly(raw, deadline)
-}
-
-#[cold]
-fn wait_interruptibly(raw: &RawLock, deadline: Option<clock::Nanos>) -> Result<bool, LockError> {
-    let interruptible = is_main_thread();
     loop {
         match raw.lock_slow(deadline, interruptible) {
             Outcome::Acquired => return Ok(true),
             Outcome::TimedOut => return Ok(false),
-            // Run the handlers; a failure ends the acquire without the lock, success resumes the
-            // wait against the same deadline.
             Outcome::Interrupted => {
                 signals::run_pending().map_err(|i| LockError::Interrupted(Box::new(i)))?
             }
         }
     }
-}
-
-#[cold]
-fn acquire_for_slow(raw: &RawLock, timeout: Duration) -> bool {
-    if timeout.is_zero() {
-        return raw.try_lock();
-    }
-    let deadline = clock::deadline_after(duration_ns(timeout));
-    raw.lock_slow(Some(deadline), false) == Outcome::Acquired
 }
 
 /// Holds a [`Lock`] until dropped (`with lock:`, LOCK-11).

@@ -262,25 +262,63 @@ mod buckets {
     }
 }
 
-/// The `pthread_atfork` child handler (FORK-3).
+/// The `pthread_atfork` child handler (FORK-3), registered before any thread can queue.
+///
+/// A load-time constructor (in `.init_array`, as thread-core records the main thread) registers
+/// it: for an executable before `main`, for a library loaded with `dlopen` before `dlopen`
+/// returns, so before any code of ours can park. [`register`] in [`park`] is a fallback for a
+/// build where the constructor did not run (and what keeps it linked); it sets its flag only
+/// after `pthread_atfork` has returned. Either way a thread queues only after a registration
+/// has completed: its own, or one whose flag it read with `Acquire`. glibc serialises
+/// `pthread_atfork` with `fork` on one lock, held by `fork` from its prepare handlers until its
+/// parent and child handlers have run, so a fork whose child can see that thread's queue entry
+/// runs the handler there. (An earlier version set the flag before registering: a second thread
+/// could queue while the first was still in `pthread_atfork`, waiting for a fork to finish that
+/// then reached its child with no handler; `tests/fork_first_park.rs` holds that window open.)
+/// Two threads that both find the flag unset both register; running the handler twice in a
+/// child is harmless, and such a race can only happen before the constructor has run.
 #[cfg(not(loom))]
 mod fork {
     use super::buckets::TABLE;
     use std::collections::VecDeque;
     use std::sync::atomic::AtomicBool;
-    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
     static REGISTERED: AtomicBool = AtomicBool::new(false);
 
-    /// Installs the handler once, before the first thread queues itself (until then the buckets
-    /// are empty and unlocked, so a fork needs nothing).
+    /// Runs when the binary or library is loaded, before any thread can park.
+    extern "C" fn on_load() {
+        register();
+    }
+
+    /// The load-time constructor; `#[used]` and the reference from [`register`] keep it linked.
+    #[used]
+    #[unsafe(link_section = ".init_array")]
+    static ON_LOAD: extern "C" fn() = on_load;
+
+    /// Makes sure the handler is registered before the caller queues itself.
     #[inline]
     pub(super) fn register() {
-        // Relaxed: a second registration would only be harmless work; the swap elects one caller.
-        if !REGISTERED.load(Relaxed) && !REGISTERED.swap(true, Relaxed) {
-            // SAFETY: `child` is an `extern "C" fn` that stays valid for the life of the process.
-            unsafe { libc::pthread_atfork(None, None, Some(child)) };
+        // Acquire: pairs with the Release store in `register_now`, so the registration it
+        // announces happened before we queue.
+        if !REGISTERED.load(Acquire) {
+            register_late();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn register_late() {
+        // Referencing the constructor's pointer keeps the linker from dropping it.
+        std::hint::black_box(&ON_LOAD);
+        register_now();
+    }
+
+    fn register_now() {
+        // SAFETY: `child` is an `extern "C" fn` that stays valid for the life of the process.
+        unsafe { libc::pthread_atfork(None, None, Some(child)) };
+        // Release: announces the completed registration to `register`'s Acquire load.
+        REGISTERED.store(true, Release);
     }
 
     /// Runs in the child right after `fork`, with only the forking thread alive: empties the

@@ -288,6 +288,12 @@ impl RawLock {
         })
     }
 
+    /// The state byte (a snapshot, for the stress programs' quiescence checks).
+    pub(crate) fn state(&self) -> u8 {
+        // Relaxed: a snapshot that orders nothing.
+        self.state.load(Relaxed)
+    }
+
     /// How many threads are queued on this lock right now (a snapshot, for tests).
     pub(crate) fn waiters(&self) -> usize {
         parking::queued(self.key())

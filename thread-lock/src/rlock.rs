@@ -3,8 +3,14 @@
 //! # Implementation details
 //!
 //! An `RLock` is a [`RawLock`] plus two fields, `owner` (the owner's `get_ident()`, 0 when free)
-//! and `count`, like std's `ReentrantLock`. Both are written only by the thread that holds the raw
-//! lock, and both are cleared before the raw lock is released. The orderings:
+//! and `extra`, the levels held beyond the first: the recursion count is `extra + 1`, wrapping,
+//! so the count of 0 that only [`acquire_restore`](RLock::acquire_restore) can set is
+//! `extra == usize::MAX`. Both are written only by the thread that holds the raw lock; `owner` is
+//! cleared before the raw lock is released, and `extra` is 0 whenever the lock is free (the last
+//! release finds it there, [`release_save`](RLock::release_save) and the fork reinit put it
+//! back). So taking a free lock writes `owner` alone, and releasing the last level tests `extra`
+//! against 0 and writes `owner` alone: the pair is two compare-and-swaps, two stores and the
+//! owner checks. The orderings:
 //!
 //! * `owner` is read and written with `Relaxed`. A thread compares it with its own ident. If the
 //!   thread owns the lock, it wrote that value itself and program order makes it visible. If it
@@ -12,17 +18,17 @@
 //!   it stored 0 after it (before releasing), and coherence forbids reading a value older than
 //!   its own latest write. Idents are unique among live threads (CORE-2), so no other thread
 //!   writes our ident. The comparison therefore needs no synchronisation.
-//! * `count` is read and written with `Relaxed`: only the owner changes it, and a new owner's
-//!   view of it is ordered by the raw lock (the previous owner's Release unlock, our Acquire
+//! * `extra` is read and written with `Relaxed`: only the owner changes it, and a new owner's
+//!   view of it (0) is ordered by the raw lock (the previous owner's Release unlock, our Acquire
 //!   lock). Other threads read it only for snapshots (`Debug`), where any recent value is right.
 //!   It is an atomic rather than a plain cell only so those snapshots are not data races.
 //! * The raw lock's own Acquire/Release orderings carry the data the `RLock` protects.
 
 use crate::error::LockError;
-use crate::lock::{acquire_parsed, acquire_raw};
+use crate::lock::acquire_raw;
 use crate::loom::{AtomicU64, AtomicUsize};
 use crate::raw::RawLock;
-use crate::timeout::{Timeout, parse};
+use crate::timeout::{Timeout, parse_timeout, surely_valid};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering::Relaxed;
@@ -44,7 +50,8 @@ use thread_core::{Ident, get_ident};
 pub struct RLock {
     raw: RawLock,
     owner: AtomicU64,
-    count: AtomicUsize,
+    /// The levels held beyond the first (see the module docs).
+    extra: AtomicUsize,
 }
 
 /// What [`RLock::release_save`] returns and [`RLock::acquire_restore`] takes: CPython's
@@ -98,7 +105,7 @@ impl RLock {
         RLock {
             raw: RawLock::new(),
             owner: AtomicU64::new(0),
-            count: AtomicUsize::new(0),
+            extra: AtomicUsize::new(0),
         }
     }
 
@@ -108,10 +115,11 @@ impl RLock {
         RLock {
             raw: RawLock::new(),
             owner: AtomicU64::new(0),
-            count: AtomicUsize::new(0),
+            extra: AtomicUsize::new(0),
         }
     }
 
+    #[inline]
     fn owned_by(&self, me: u64) -> bool {
         // Relaxed: see "Implementation details" in the module docs.
         self.owner.load(Relaxed) == me
@@ -126,9 +134,23 @@ impl RLock {
     /// assert_eq!(rlock.acquire(false, 0.0).unwrap_err().python_type(), "ValueError");
     /// assert_eq!(rlock.recursion_count(), 1);
     /// ```
+    #[inline]
     pub fn acquire(&self, blocking: bool, timeout: f64) -> Result<bool, LockError> {
-        let timeout = parse(blocking, timeout)?;
-        self.acquire_by(|raw| acquire_parsed(raw, timeout))
+        let me = get_ident().as_u64();
+        // The common arguments cannot fail a check (see `Lock::acquire`).
+        if surely_valid(blocking, timeout) {
+            if self.owned_by(me) {
+                return self.add_level();
+            }
+            if self.raw.try_lock_fast() {
+                self.take_ownership(me);
+                return Ok(true);
+            }
+        }
+        // As in `Lock::acquire`: the slow path's outcome as a `bool` before it is wrapped again,
+        // so that a caller's test of the outcome folds away on the fast paths.
+        let acquired = self.acquire_checked(me, blocking, timeout)?;
+        Ok(acquired)
     }
 
     /// The owner's re-acquire adds one to the count and returns `Ok(true)` at once (or
@@ -145,34 +167,74 @@ impl RLock {
     /// assert_eq!(rlock.recursion_count(), 2);
     /// ```
     pub fn acquire_with(&self, timeout: Timeout) -> Result<bool, LockError> {
-        self.acquire_by(|raw| acquire_raw(raw, timeout))
+        let acquired = self.acquire_timeout(get_ident().as_u64(), timeout)?;
+        Ok(acquired)
     }
 
-    /// The owner's re-acquire, or `wait` on the raw lock and take ownership.
+    /// The owner's re-acquire: one more level, or `OverflowError` with the count unchanged.
     #[inline]
-    fn acquire_by(
-        &self,
-        wait: impl FnOnce(&RawLock) -> Result<bool, LockError>,
-    ) -> Result<bool, LockError> {
-        let me = get_ident().as_u64();
-        if self.owned_by(me) {
-            // Relaxed: only the owner (us) writes count.
-            let count = self.count.load(Relaxed);
-            let next = count.checked_add(1).ok_or(LockError::CountOverflow)?;
-            self.count.store(next, Relaxed);
-            return Ok(true);
+    fn add_level(&self) -> Result<bool, LockError> {
+        if !self.add_level_if_room() {
+            return Err(LockError::CountOverflow);
         }
-        if !wait(&self.raw)? {
-            return Ok(false);
-        }
-        self.set_owner(me, 1);
         Ok(true)
     }
 
-    fn set_owner(&self, me: u64, count: usize) {
+    /// [`acquire`](RLock::acquire) past its fast path: the arguments were not the common ones,
+    /// or another thread holds the lock. The checks come first, even for the owner (RLOCK-2).
+    #[cold]
+    #[inline(never)]
+    fn acquire_checked(&self, me: u64, blocking: bool, timeout: f64) -> Result<bool, LockError> {
+        self.acquire_timeout(me, parse_timeout(blocking, timeout)?)
+    }
+
+    /// The owner's re-acquire, or the raw lock's acquire (the one path to the parking lot) and
+    /// then ownership.
+    fn acquire_timeout(&self, me: u64, timeout: Timeout) -> Result<bool, LockError> {
+        if self.owned_by(me) {
+            return self.add_level();
+        }
+        if !acquire_raw(&self.raw, timeout)? {
+            return Ok(false);
+        }
+        self.take_ownership(me);
+        Ok(true)
+    }
+
+    /// The owner's re-acquire, if the count is below `usize::MAX`; whether it added the level.
+    #[inline]
+    fn add_level_if_room(&self) -> bool {
+        // Relaxed: only the owner (us) writes `extra`.
+        let extra = self.extra.load(Relaxed);
+        // A count of usize::MAX is extra == usize::MAX - 1; from a count of 0 (extra ==
+        // usize::MAX) the next level wraps to extra == 0, a count of 1.
+        if extra == usize::MAX - 1 {
+            return false;
+        }
+        self.extra.store(extra.wrapping_add(1), Relaxed);
+        true
+    }
+
+    /// The recursion count while the caller owns the lock.
+    fn count(&self) -> usize {
+        // Relaxed: see "Implementation details".
+        self.extra.load(Relaxed).wrapping_add(1)
+    }
+
+    /// Makes `me`, which has just taken the raw lock, the owner of one level: `extra` is
+    /// already 0.
+    #[inline]
+    fn take_ownership(&self, me: u64) {
         // Relaxed: we hold the raw lock; see "Implementation details".
         self.owner.store(me, Relaxed);
-        self.count.store(count, Relaxed);
+    }
+
+    /// Sets both fields, for `acquire_restore` (holding the raw lock) and for freeing the lock
+    /// (`owner` 0 and a count of 1, `extra` 0, before the raw lock is released).
+    fn set_owner(&self, owner: u64, count: usize) {
+        // Relaxed: we hold the raw lock; see "Implementation details".
+        self.owner.store(owner, Relaxed);
+        self.extra.store(count.wrapping_sub(1), Relaxed);
     }
 
     /// Releases one level; the lock is freed when the count reaches 0. By a thread that does not
@@ -182,18 +244,25 @@ impl RLock {
     /// let rlock = thread_lock::RLock::new();
     /// assert_eq!(rlock.release().unwrap_err().to_string(), "cannot release un-acquired lock");
     /// ```
+    #[inline]
     pub fn release(&self) -> Result<(), LockError> {
         let me = get_ident().as_u64();
-        // Relaxed: only the owner writes count, and we check ownership first.
-        if !self.owned_by(me) || self.count.load(Relaxed) == 0 {
+        // Relaxed: only the owner writes `extra`; the value is used only once ownership is
+        // established.
+        let extra = self.extra.load(Relaxed);
+        if !self.owned_by(me) {
             return Err(LockError::ReleaseUnacquired);
         }
-        let count = self.count.load(Relaxed) - 1;
-        self.count.store(count, Relaxed);
-        if count == 0 {
+        if extra == 0 {
+            // The last level; `extra` is already where a free lock keeps it.
             self.owner.store(0, Relaxed);
-            // We own the raw lock, so this cannot fail; its Release publishes owner/count = 0.
+            // We own the raw lock, so this cannot fail; its Release publishes owner = 0.
             let _ = self.raw.unlock();
+        } else if extra == usize::MAX {
+            // A count of 0 with an owner, only reachable through `acquire_restore`.
+            return Err(LockError::ReleaseUnacquired);
+        } else {
+            self.extra.store(extra - 1, Relaxed);
         }
         Ok(())
     }
@@ -212,6 +281,13 @@ impl RLock {
     /// `with rlock:` — acquires (not interruptibly) and releases one level on drop. The guard is
     /// not `Send`: only the owner may release.
     ///
+    /// At the maximum count (`usize::MAX` levels, reachable only through
+    /// [`acquire_restore`](RLock::acquire_restore)) no level can be added: where
+    /// [`acquire`](RLock::acquire) returns `OverflowError` (RLOCK-2), `lock()`, which has no
+    /// error to return and must not panic (R-1), returns a guard that adds no level and takes
+    /// none off when dropped. The caller owns the lock for the guard's whole life all the same,
+    /// through the levels it already holds.
+    ///
     /// ```
     /// let rlock = thread_lock::RLock::new();
     /// {
@@ -223,17 +299,16 @@ impl RLock {
     /// ```
     pub fn lock(&self) -> RLockGuard<'_> {
         let me = get_ident().as_u64();
-        if self.owned_by(me) {
-            // A count of usize::MAX cannot be reached by nested guards in practice; saturate
-            // rather than panic if a restored state put it there.
-            let count = self.count.load(Relaxed);
-            self.count.store(count.saturating_add(1), Relaxed);
+        let added_level = if self.owned_by(me) {
+            self.add_level_if_room()
         } else {
             self.raw.lock();
-            self.set_owner(me, 1);
-        }
+            self.take_ownership(me);
+            true
+        };
         RLockGuard {
             rlock: self,
+            added_level,
             _not_send: PhantomData,
         }
     }
@@ -247,7 +322,7 @@ impl RLock {
     /// assert!(rlock.is_owned());
     /// ```
     pub fn is_owned(&self) -> bool {
-        self.owned_by(get_ident().as_u64()) && self.count.load(Relaxed) > 0
+        self.owned_by(get_ident().as_u64()) && self.count() > 0
     }
 
     /// The count if the calling thread owns it, else 0 (RLOCK-5).
@@ -262,7 +337,7 @@ impl RLock {
     /// ```
     pub fn recursion_count(&self) -> usize {
         if self.owned_by(get_ident().as_u64()) {
-            self.count.load(Relaxed)
+            self.count()
         } else {
             0
         }
@@ -284,11 +359,11 @@ impl RLock {
     /// ```
     pub fn release_save(&self) -> Result<RLockState, LockError> {
         let me = get_ident();
-        if !self.owned_by(me.as_u64()) || self.count.load(Relaxed) == 0 {
+        let count = self.count();
+        if !self.owned_by(me.as_u64()) || count == 0 {
             return Err(LockError::ReleaseUnacquired);
         }
-        let count = self.count.load(Relaxed);
-        self.set_owner(0, 0);
+        self.set_owner(0, 1);
         // We own the raw lock: cannot fail.
         let _ = self.raw.unlock();
         Ok(RLockState { count, owner: me })
@@ -324,7 +399,7 @@ impl RLock {
     /// assert_eq!(rlock.recursion_count(), 0);
     /// ```
     pub unsafe fn reinit_after_fork(&self) {
-        self.set_owner(0, 0);
+        self.set_owner(0, 1);
         // SAFETY: forwarded from this function's contract.
         unsafe { self.raw.force_unlock() }
     }
@@ -367,6 +442,13 @@ impl RLock {
     pub fn __waiters(&self) -> usize {
         self.raw.waiters()
     }
+
+    /// Not part of the API: the raw lock's state byte (0 when free with nobody queued), for the
+    /// stress programs' quiescence checks.
+    #[doc(hidden)]
+    pub fn __state(&self) -> u8 {
+        self.raw.state()
+    }
 }
 
 impl Default for RLock {
@@ -379,9 +461,11 @@ impl fmt::Debug for RLock {
     /// `<{locked|unlocked} _thread.RLock object owner={ident} count={n}>` (RLOCK-4).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let locked = self.locked();
-        // Relaxed snapshots; both are 0 when free.
-        let (owner, count) = if locked {
-            (self.owner.load(Relaxed), self.count.load(Relaxed))
+        // Relaxed snapshots; both are 0 when free, and while a new owner has the raw lock but
+        // has not yet written `owner`.
+        let owner = self.owner.load(Relaxed);
+        let (owner, count) = if locked && owner != 0 {
+            (owner, self.count())
         } else {
             (0, 0)
         };
@@ -410,6 +494,9 @@ impl fmt::Debug for RLock {
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct RLockGuard<'a> {
     rlock: &'a RLock,
+    /// Whether `lock()` added a level for this guard (not at the maximum count), which its drop
+    /// takes off again.
+    added_level: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -420,7 +507,9 @@ impl Drop for RLockGuard<'_> {
     fn drop(&mut self) {
         // The guard's thread owns a level (unless release_save gave it away meanwhile; then there
         // is nothing of ours to release).
-        let _ = self.rlock.release();
+        if self.added_level {
+            let _ = self.rlock.release();
+        }
     }
 }
 
@@ -428,6 +517,7 @@ impl fmt::Debug for RLockGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RLockGuard")
             .field("rlock", self.rlock)
+            .field("added_level", &self.added_level)
             .finish()
     }
 }

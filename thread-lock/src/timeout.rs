@@ -63,36 +63,15 @@ pub enum Timeout {
 /// ```
 #[inline]
 pub fn parse_timeout(blocking: bool, timeout: f64) -> Result<Timeout, LockError> {
-    parse(blocking, timeout).map(|p| match p {
-        Parsed::NonBlocking => Timeout::NonBlocking,
-        Parsed::Forever => Timeout::Forever,
-        Parsed::WithinNs(ns) => Timeout::Within(Duration::from_micros(whole_micros(ns))),
-    })
-}
-
-/// [`parse_timeout`]'s result before it becomes a [`Timeout`]: what `acquire` uses, so that the
-/// fast path does not build a `Duration` it never needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Parsed {
-    NonBlocking,
-    Forever,
-    /// Nanoseconds, to be rounded up to whole microseconds ([`whole_micros`]) when a deadline
-    /// is needed: at most `PY_TIMEOUT_MAX` microseconds once rounded.
-    WithinNs(u64),
-}
-
-/// The checks and conversion of [`parse_timeout`].
-#[inline]
-pub(crate) fn parse(blocking: bool, timeout: f64) -> Result<Parsed, LockError> {
     if timeout.is_nan() {
         return Err(LockError::TimeoutNaN);
     }
     // The default argument, exactly −1 s: skip the arithmetic below (the common case).
     if timeout == -1.0 {
         return Ok(if blocking {
-            Parsed::Forever
+            Timeout::Forever
         } else {
-            Parsed::NonBlocking
+            Timeout::NonBlocking
         });
     }
     let d = timeout * 1e9;
@@ -117,23 +96,34 @@ pub(crate) fn parse(blocking: bool, timeout: f64) -> Result<Parsed, LockError> {
         return Err(LockError::NegativeTimeout);
     }
     if !blocking {
-        return Ok(Parsed::NonBlocking);
+        return Ok(Timeout::NonBlocking);
     }
     if ns == UNSET_NS {
-        return Ok(Parsed::Forever);
+        return Ok(Timeout::Forever);
     }
     // ns >= 0 here. Rounded up to microseconds it exceeds PY_TIMEOUT_MAX exactly when ns exceeds
-    // PY_TIMEOUT_MAX * 1000 (which fits an i64): no division on the fast path.
+    // PY_TIMEOUT_MAX * 1000 (which fits an i64): no division before that check.
     if ns > PY_TIMEOUT_MAX_US * 1000 {
         return Err(LockError::TimeoutTooLarge);
     }
-    Ok(Parsed::WithinNs(ns as u64))
+    // Microseconds, rounded up, as CPython's lock waits count them.
+    Ok(Timeout::Within(Duration::from_micros(
+        (ns as u64).div_ceil(1000),
+    )))
 }
 
-/// Microseconds, rounded up, as CPython's lock waits count them.
-#[inline]
-pub(crate) fn whole_micros(ns: u64) -> u64 {
-    ns.div_ceil(1000)
+/// Whether `(blocking, timeout)` certainly passes every check of [`parse_timeout`]: exactly −1
+/// (either `blocking`), or a blocking timeout from 0 to [`TIMEOUT_MAX`]. Three float comparisons,
+/// so that `acquire` can try its compare-and-swap before it converts anything; other arguments,
+/// valid or not, go through [`parse_timeout`].
+///
+/// Why the range cannot fail a check: a timeout of at most `TIMEOUT_MAX` seconds is at most
+/// 9 223 372 036 × 10⁹ ns (plus the product's rounding, under 2¹¹ ns), below both 2⁶³ (LOCK-4)
+/// and `PY_TIMEOUT_MAX` × 1000 = 9 223 372 036 854 775 000 ns (LOCK-5); it is not negative (−0
+/// is 0 ns), and `blocking` is true. NaN fails every comparison.
+#[inline(always)]
+pub(crate) fn surely_valid(blocking: bool, timeout: f64) -> bool {
+    timeout == -1.0 || (blocking && (0.0..=TIMEOUT_MAX).contains(&timeout))
 }
 
 /// Nanoseconds of a duration, saturating (a wait of 584 years is a wait forever).
@@ -281,9 +271,37 @@ mod tests {
         ) {
             let t = f64::from_bits(bits);
             proptest::prop_assert_eq!(parse_timeout(blocking, t), reference(blocking, t));
-            for base in [-1.0, 0.0, 9223372036.854775, -9223372036.854775] {
+            proptest::prop_assert!(!surely_valid(blocking, t) || reference(blocking, t).is_ok());
+            for base in [-1.0, 0.0, TIMEOUT_MAX, 9223372036.854775, -9223372036.854775] {
                 let t = base + near * 1e-9;
                 proptest::prop_assert_eq!(parse_timeout(blocking, t), reference(blocking, t));
+                proptest::prop_assert!(!surely_valid(blocking, t) || reference(blocking, t).is_ok());
+            }
+        }
+    }
+
+    /// The arguments `acquire` lets through before any conversion are exactly the ones meant:
+    /// the edges of the range, and what lies just outside it.
+    /// proves: LOCK-4, LOCK-5
+    #[test]
+    fn surely_valid_covers_the_edges() {
+        for (blocking, t, expected) in [
+            (true, -1.0, true),
+            (false, -1.0, true),
+            (true, 0.0, true),
+            (true, -0.0, true),
+            (true, f64::MIN_POSITIVE / 4.0, true),
+            (true, TIMEOUT_MAX, true),
+            (false, 0.0, false),
+            (true, -1e-300, false),
+            (true, f64::NAN, false),
+            (true, -f64::NAN, false),
+            (true, f64::INFINITY, false),
+            (true, TIMEOUT_MAX * (1.0 + f64::EPSILON), false),
+        ] {
+            assert_eq!(surely_valid(blocking, t), expected, "{blocking} {t}");
+            if expected {
+                assert!(parse_timeout(blocking, t).is_ok(), "{blocking} {t}");
             }
         }
     }

@@ -313,3 +313,30 @@ fn guard_releases_one_level() {
     drop(g);
     assert!(!rlock.locked());
 }
+
+/// `lock()` at the maximum count cannot add a level (RLOCK-2's overflow), and `lock()` returns a
+/// guard, not an error: the guard holds the lock through the levels already held, and its drop
+/// takes off none of them — the count is what it was before, in and after the guard's scope.
+/// proves: RLOCK-2, R-1, R-2
+#[test]
+fn guard_at_the_maximum_count_adds_and_removes_nothing() {
+    let rlock = RLock::new();
+    rlock.acquire_restore(RLockState::from_parts(usize::MAX, get_ident()));
+    {
+        let _guard = rlock.lock();
+        assert!(rlock.is_owned());
+        assert_eq!(rlock.recursion_count(), usize::MAX);
+    }
+    assert!(rlock.is_owned());
+    assert_eq!(rlock.recursion_count(), usize::MAX);
+    // One level below the maximum, a guard adds its level and takes it off again.
+    rlock.release().unwrap();
+    {
+        let _guard = rlock.lock();
+        assert_eq!(rlock.recursion_count(), usize::MAX);
+    }
+    assert_eq!(rlock.recursion_count(), usize::MAX - 1);
+    let state = rlock.release_save().unwrap();
+    assert_eq!(state.into_parts(), (usize::MAX - 1, get_ident()));
+    assert!(!rlock.locked());
+}

@@ -155,7 +155,7 @@ fn venv_python(venv: &Path) -> PathBuf {
 }
 
 /// maturin in a venv of its own, made once and kept (a fresh test venv each run is enough).
-fn build_venv(python: &Path, dir: &Path, logs: &Path) -> Result<PathBuf, String> {
+pub(crate) fn build_venv(python: &Path, dir: &Path, logs: &Path) -> Result<PathBuf, String> {
     let maturin = dir.join("bin").join("maturin");
     let works = Command::new(&maturin)
         .arg("--version")
@@ -186,7 +186,7 @@ fn build_venv(python: &Path, dir: &Path, logs: &Path) -> Result<PathBuf, String>
 }
 
 /// Builds the wheel; returns its path.
-fn build_wheel(
+pub(crate) fn build_wheel(
     root: &Path,
     python: &Path,
     maturin: &Path,
@@ -222,7 +222,7 @@ fn build_wheel(
 
 /// A fresh venv with the wheel and the `.pth` switch installed. It is made without pip (ensurepip
 /// takes seconds) and the build venv's pip installs into it.
-fn test_venv(
+pub(crate) fn test_venv(
     python: &Path,
     build_venv: &Path,
     wheel: &Path,
@@ -264,7 +264,7 @@ fn secs(duration: Duration) -> String {
 }
 
 /// The interpreters to run on, each checked, and a notice for each one skipped.
-fn interpreters() -> Result<(Vec<Python>, Vec<String>), String> {
+pub(crate) fn interpreters() -> Result<(Vec<Python>, Vec<String>), String> {
     let wanted: Option<Vec<String>> = std::env::var("PYTHREAD_CPYTHON_VERSIONS")
         .ok()
         .filter(|list| !list.trim().is_empty())
