@@ -427,11 +427,7 @@ impl RLock {
         // Relaxed snapshots (see "Implementation details"); an owner of 0 means the holder has
         // not stored itself yet, or is leaving.
         let owner = Ident::from_u64(self.owner.load(Relaxed));
-        let count = if owner.is_some() {
-            self.count.load(Relaxed)
-        } else {
-            0
-        };
+        let count = if owner.is_some() { self.count() } else { 0 };
         (owner, count)
     }
 }
