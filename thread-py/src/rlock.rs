@@ -290,16 +290,6 @@ unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
 ///
 /// The caller holds the GIL.
 pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
-    // One type per process: an interpreter that imports the module again (a legacy
-    // sub-interpreter, which shares the GIL) gets the same type, so objects made in one
-    // interpreter stay instances of it in the others.
-    // Acquire: pairs with the Release store below.
-    let made = RLOCK_TYPE.load(Ordering::Acquire);
-    if !made.is_null() {
-        // SAFETY: the type lives forever (we keep a reference); we hold the GIL (contract).
-        unsafe { ffi::Py_IncRef(made.cast()) };
-        return made;
-    }
     let make = || {
         let mut methods = vec![
             with_keywords(
@@ -364,5 +354,6 @@ pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
             )
         }
     };
-    make()
+    // SAFETY: forwarded from the contract.
+    unsafe { object::type_once(&RLOCK_TYPE, make) }
 }
