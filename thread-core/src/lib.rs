@@ -77,7 +77,8 @@ mod body;
 mod builder;
 mod error;
 mod exit;
-mod futex;
+#[doc(hidden)]
+pub mod futex;
 mod handle;
 mod ident;
 mod interrupt;

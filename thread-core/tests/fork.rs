@@ -1,26 +1,10 @@
 //! Identifiers in a forked child: CORE-3 (no stale kernel id) and CORE-9 (the forking thread
 //! becomes the main thread). Forks from a test thread, which is not the main thread.
 
-use thread_core::{get_ident, get_native_id, is_main_thread, main_thread_ident};
+mod support;
 
-/// Forks; the child runs `child` (which must not allocate or lock) and exits with its result.
-fn in_child(child: fn() -> bool) -> bool {
-    // SAFETY: the child only reads thread-locals and atomics, then `_exit`s.
-    match unsafe { libc::fork() } {
-        -1 => panic!("fork failed"),
-        0 => {
-            let ok = child();
-            // SAFETY: `_exit` ends the child without running the parent's atexit handlers.
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        pid => {
-            let mut status = 0;
-            // SAFETY: `pid` is our child; `status` is writable.
-            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
-        }
-    }
-}
+use support::in_child;
+use thread_core::{get_ident, get_native_id, is_main_thread, main_thread_ident};
 
 /// proves: CORE-3, CORE-9
 #[test]
@@ -29,6 +13,7 @@ fn forked_child_gets_fresh_native_id_and_forking_thread_is_main() {
     let ident_before = get_ident();
     assert!(!is_main_thread(), "test threads are not the main thread");
     assert_ne!(main_thread_ident(), ident_before);
+    // The child only reads thread-locals and atomics: it neither allocates nor locks.
     assert!(in_child(|| {
         // SAFETY: `getpid` has no preconditions.
         let pid = unsafe { libc::getpid() } as u64;

@@ -4,30 +4,13 @@
 //! follow CPython (alive when the forking thread had their ident), also across a second fork.
 //! Own process: one test that forks twice.
 
+mod support;
+
 use std::sync::mpsc;
 use std::time::Duration;
+use support::in_child;
 
 use thread_core::{ThreadError, ThreadHandle, get_ident, start_joinable_thread};
-
-/// Forks; the child runs `child` and exits 0 if it returned true. Returns whether it did.
-fn in_child(child: impl FnOnce() -> bool) -> bool {
-    // SAFETY: the child starts threads and uses channels (glibc's fork leaves malloc and
-    // pthread_create usable in the child), then `_exit`s.
-    match unsafe { libc::fork() } {
-        -1 => panic!("fork failed"),
-        0 => {
-            let ok = child();
-            // SAFETY: ends the child without running the parent's atexit handlers.
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        pid => {
-            let mut status = 0;
-            // SAFETY: `pid` is our child; `status` is writable.
-            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
-        }
-    }
-}
 
 /// Runs `f` on a new thread started by pythread and returns its result.
 fn on_new_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -71,6 +54,8 @@ fn the_forking_thread_is_recorded_at_the_fork() {
         let adopted_me = ThreadHandle::for_thread(get_ident());
         let other = other.clone();
         let adopted_here = adopted_here.clone();
+        // The children start threads and use channels: glibc's fork leaves malloc and
+        // pthread_create usable in the child.
         let ok = in_child(move || {
             // On the forking thread itself.
             let here =

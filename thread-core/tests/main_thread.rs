@@ -5,6 +5,8 @@
 //! The tests run one after another on the main thread, in the order listed in `main`; each leaves
 //! no signal pending and restores the handlers it changed.
 
+mod support;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -415,21 +417,5 @@ fn main() -> ExitCode {
             join_on_the_main_thread_is_interrupted_by_interrupt_main,
         ),
     ];
-    println!("\nrunning {} tests", tests.len());
-    let mut failed = 0;
-    for (name, test) in tests {
-        let ok = std::panic::catch_unwind(test).is_ok();
-        println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
-        failed += usize::from(!ok);
-    }
-    println!(
-        "\ntest result: {}. {} passed; {failed} failed\n",
-        if failed == 0 { "ok" } else { "FAILED" },
-        tests.len() - failed
-    );
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    support::run_tests(tests)
 }

@@ -1,38 +1,19 @@
 //! starting 10,000 short threads one after another leaves memory flat: every record and
 //! payload is freed. A counting allocator measures the bytes live; own process.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+mod support;
 
 use thread_core::{count, start_joinable_thread, start_new_thread};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support::Counting = support::Counting;
 
 fn settle() -> isize {
     // Detached threads finish their records after they leave the count; let them go.
     while count() != 0 {
         std::thread::yield_now();
     }
-    LIVE.load(Ordering::Relaxed)
+    support::live()
 }
 
 /// proves: R-5

@@ -5,10 +5,11 @@
 //! `harness = false`: the set is process-wide, so the tests run one after another in this binary
 //! of their own (each leaves no non-daemon thread running), printing libtest's lines.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod support;
+
 use std::ffi::c_void;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -16,26 +17,8 @@ use thread_core::{Builder, ThreadError, ThreadHandle, count, get_ident, shutdown
 
 const CEILING: Duration = Duration::from_secs(10);
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support::Counting = support::Counting;
 
 fn non_daemon() -> Builder {
     Builder::new().daemon(false)
@@ -212,7 +195,7 @@ fn threads_leave_the_set_by_themselves() {
             .unwrap();
     }
     settle();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = support::live();
     for i in 0..4_000 {
         let handle = non_daemon().spawn_joinable(|| ()).unwrap();
         if i % 2 == 0 {
@@ -229,7 +212,7 @@ fn threads_leave_the_set_by_themselves() {
     // Records are freed by their threads just after the count falls: let the last ones go.
     let deadline = Instant::now() + CEILING;
     loop {
-        let grew = LIVE.load(Ordering::Relaxed) - before;
+        let grew = support::live() - before;
         if grew < 16 * 1024 {
             break;
         }
@@ -262,29 +245,5 @@ fn main() -> ExitCode {
             threads_leave_the_set_by_themselves,
         ),
     ];
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    println!("\nrunning {} tests", tests.len());
-    let (mut ran, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        ran += 1;
-        let ok = std::panic::catch_unwind(test).is_ok();
-        println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
-        failed += usize::from(!ok);
-    }
-    println!(
-        "\ntest result: {}. {} passed; {failed} failed\n",
-        if failed == 0 { "ok" } else { "FAILED" },
-        ran - failed
-    );
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    support::run_tests(tests)
 }

@@ -1,38 +1,14 @@
-//! The monotonic clock the timed waits and the fairness rule read, in nanoseconds.
+//! The fairness rule's clock: when a waiter is owed a direct handoff (LOCK-15).
 //!
-//! `CLOCK_MONOTONIC` is what `futex(FUTEX_WAIT_BITSET)` measures absolute timeouts against, so a
-//! deadline computed here is handed to the kernel as it is, with no second clock read and no
-//! relative-time recomputation after a spurious wake-up.
+//! Times are thread-core's [`thread_core::wait::Nanos`] on `CLOCK_MONOTONIC`, what
+//! `futex(FUTEX_WAIT_BITSET)` measures absolute timeouts against, so a deadline is handed to the
+//! kernel as it is, with no second clock read after a spurious wake-up.
 
-/// A point on `CLOCK_MONOTONIC`, in nanoseconds since an arbitrary origin.
-pub(crate) type Nanos = u64;
+pub(crate) use thread_core::wait::{Nanos, now};
 
 /// How long a waiter waits before a release hands it the lock directly (CPython 3.14's
 /// `TIME_TO_BE_FAIR_NS`, LOCK-15).
 pub(crate) const TIME_TO_BE_FAIR: Nanos = 1_000_000;
-
-/// Reads `CLOCK_MONOTONIC`.
-#[inline]
-pub(crate) fn now() -> Nanos {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux, so the
-    // call cannot fail (it is served by the vDSO, no system call).
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    // tv_sec and tv_nsec of CLOCK_MONOTONIC are non-negative; u64 nanoseconds last 584 years.
-    (ts.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as u64)
-}
-
-/// The deadline `timeout` from now, saturating far in the future (which is "forever" in
-/// practice: about 584 years of uptime).
-#[inline]
-pub(crate) fn deadline_after(timeout_ns: u64) -> Nanos {
-    now().saturating_add(timeout_ns)
-}
 
 /// Whether a waiter whose fairness point is `fair_at` must be handed the lock now.
 #[cfg(not(loom))]

@@ -57,8 +57,6 @@
 
 mod clock;
 mod error;
-#[cfg(not(loom))]
-mod futex;
 mod lock;
 mod loom;
 mod parker;

@@ -1,9 +1,8 @@
 //! [`Lock`], CPython's `_thread.LockType`, and its guard [`LockGuard`].
 
-use crate::clock;
 use crate::error::LockError;
 use crate::raw::{Outcome, RawLock};
-use crate::timeout::{Timeout, duration_ns, parse_timeout, surely_valid};
+use crate::timeout::{Timeout, parse_timeout, surely_valid};
 use std::fmt;
 use std::time::Duration;
 use thread_core::{is_main_thread, signals};
@@ -284,7 +283,7 @@ fn wait(raw: &RawLock, timeout: Timeout, interruptible: bool) -> Result<bool, Lo
     let deadline = match timeout {
         Timeout::NonBlocking => return Ok(raw.try_lock()),
         Timeout::Within(d) if d.is_zero() => return Ok(raw.try_lock()),
-        Timeout::Within(d) => Some(clock::deadline_after(duration_ns(d))),
+        Timeout::Within(d) => Some(thread_core::wait::deadline_after(d)),
         Timeout::Forever => None,
     };
     loop {

@@ -100,7 +100,7 @@ impl Parker {
         // handoff, everything the releaser did inside its critical section.
         this.word.fetch_and(!ARMED, Release);
         #[cfg(not(loom))]
-        crate::futex::wake(&this.word);
+        thread_core::futex::wake_one(&this.word);
         #[cfg(loom)]
         this.thread.unpark();
     }
@@ -114,7 +114,7 @@ impl Parker {
                 return;
             }
             #[cfg(not(loom))]
-            crate::futex::wait(&self.word, v, None);
+            thread_core::futex::wait_until(&self.word, v, None);
             #[cfg(loom)]
             loom::thread::park();
         }

@@ -249,7 +249,7 @@ mod buckets {
         }
         // Taking it as CONTENDED: we cannot know whether others sleep too, so our unlock wakes.
         while word.swap(CONTENDED, Acquire) != UNLOCKED {
-            crate::futex::wait(word, CONTENDED, None);
+            thread_core::futex::wait_until(word, CONTENDED, None);
         }
     }
 
@@ -257,7 +257,7 @@ mod buckets {
     #[inline]
     fn unlock(word: &AtomicU32) {
         if word.swap(UNLOCKED, Release) == CONTENDED {
-            crate::futex::wake(word);
+            thread_core::futex::wake_one(word);
         }
     }
 }

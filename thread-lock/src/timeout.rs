@@ -126,11 +126,6 @@ pub(crate) fn surely_valid(blocking: bool, timeout: f64) -> bool {
     timeout == -1.0 || (blocking && (0.0..=TIMEOUT_MAX).contains(&timeout))
 }
 
-/// Nanoseconds of a duration, saturating (a wait of 584 years is a wait forever).
-pub(crate) fn duration_ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

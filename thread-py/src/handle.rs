@@ -198,7 +198,7 @@ unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
     let ident = unsafe { started(object) }.map_or(0, |s| s.ident);
     let text = format!("<_thread._ThreadHandle object: ident={ident}>");
     // SAFETY: we hold the GIL.
-    unsafe { ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as ffi::Py_ssize_t) }
+    unsafe { object::new_str(&text) }
 }
 
 unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
@@ -273,69 +273,59 @@ pub(crate) unsafe extern "C-unwind" fn get_main_thread_ident(
 ///
 /// The caller holds the GIL.
 pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
-    // One type per process: an interpreter that imports the module again (a legacy
-    // sub-interpreter, which shares the GIL) gets the same type, so objects made in one
-    // interpreter stay instances of it in the others.
-    // Acquire: pairs with the Release store below.
-    let made = HANDLE_TYPE.load(Ordering::Acquire);
-    if !made.is_null() {
-        // SAFETY: the type lives forever (we keep a reference); we hold the GIL (contract).
-        unsafe { ffi::Py_IncRef(made.cast()) };
-        return made;
-    }
-    let methods = vec![
-        plain(c"is_done", is_done, Takes::Nothing, c""),
-        plain(c"_set_done", set_done, Takes::Nothing, c""),
-        plain(c"join", join, Takes::Tuple, c""),
-    ];
-    let getset = Box::leak(Box::new([
-        ffi::PyGetSetDef {
-            name: c"ident".as_ptr(),
-            get: Some(
-                // SAFETY: same arguments and calling convention (see `object::with_keywords`).
-                unsafe {
-                    std::mem::transmute::<
-                        unsafe extern "C-unwind" fn(*mut PyObject, *mut c_void) -> *mut PyObject,
-                        ffi::getter,
-                    >(ident)
-                },
-            ),
-            set: None,
-            doc: null_mut(),
-            closure: null_mut(),
-        },
-        ffi::PyGetSetDef {
-            name: std::ptr::null(),
-            get: None,
-            set: None,
-            doc: std::ptr::null(),
-            closure: null_mut(),
-        },
-    ]));
-    let slots = vec![
-        slot(ffi::Py_tp_new, new as *mut _),
-        slot(ffi::Py_tp_dealloc, dealloc as *mut _),
-        slot(ffi::Py_tp_repr, repr as *mut _),
-        slot(ffi::Py_tp_getset, getset.as_mut_ptr().cast()),
-    ];
-    let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE;
-    // SAFETY: forwarded from the contract; the slots match their functions.
-    let type_ = unsafe {
-        object::make_type(
-            c"_thread._ThreadHandle",
-            size_of::<HandleObject>(),
-            flags,
-            slots,
-            methods,
-            vec![],
-        )
+    let make = || {
+        let methods = vec![
+            plain(c"is_done", is_done, Takes::Nothing, c""),
+            plain(c"_set_done", set_done, Takes::Nothing, c""),
+            plain(c"join", join, Takes::Tuple, c""),
+        ];
+        let getset = Box::leak(Box::new([
+            ffi::PyGetSetDef {
+                name: c"ident".as_ptr(),
+                get: Some(
+                    // SAFETY: same arguments and calling convention (see `object::with_keywords`).
+                    unsafe {
+                        std::mem::transmute::<
+                            unsafe extern "C-unwind" fn(
+                                *mut PyObject,
+                                *mut c_void,
+                            )
+                                -> *mut PyObject,
+                            ffi::getter,
+                        >(ident)
+                    },
+                ),
+                set: None,
+                doc: null_mut(),
+                closure: null_mut(),
+            },
+            ffi::PyGetSetDef {
+                name: std::ptr::null(),
+                get: None,
+                set: None,
+                doc: std::ptr::null(),
+                closure: null_mut(),
+            },
+        ]));
+        let slots = vec![
+            slot(ffi::Py_tp_new, new as *mut _),
+            slot(ffi::Py_tp_dealloc, dealloc as *mut _),
+            slot(ffi::Py_tp_repr, repr as *mut _),
+            slot(ffi::Py_tp_getset, getset.as_mut_ptr().cast()),
+        ];
+        let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        // SAFETY: forwarded from the contract; the slots match their functions.
+        unsafe {
+            object::make_type(
+                c"_thread._ThreadHandle",
+                size_of::<HandleObject>(),
+                flags,
+                slots,
+                methods,
+                vec![],
+            )
+        }
     };
-    // Release: publishes the initialised type to `new_handle` on any thread.
-    if !type_.is_null() {
-        // The process's reference (see above).
-        // SAFETY: a new type; we hold the GIL.
-        unsafe { ffi::Py_IncRef(type_.cast()) };
-    }
-    HANDLE_TYPE.store(type_, Ordering::Release);
-    type_
+    // SAFETY: forwarded from the contract.
+    unsafe { object::type_once(&HANDLE_TYPE, make) }
 }

@@ -158,7 +158,7 @@ static ACQUIRE_KEYWORDS: Keywords<3> =
 /// # Safety
 ///
 /// The caller holds the GIL; `args` is a tuple and `kwargs` a dict or null.
-pub(crate) unsafe fn parse_acquire(args: *mut PyObject, kwargs: *mut PyObject) -> Option<Timeout> {
+unsafe fn parse_acquire(args: *mut PyObject, kwargs: *mut PyObject) -> Option<Timeout> {
     let mut blocking: c_int = 1;
     let mut timeout: *mut PyObject = null_mut();
     // SAFETY: the format takes an int ("i" or "p") and an object, matching the pointers.
@@ -198,7 +198,7 @@ pub(crate) unsafe fn parse_acquire(args: *mut PyObject, kwargs: *mut PyObject) -
 /// # Safety
 ///
 /// The caller holds the GIL; `wait` touches no Python object.
-pub(crate) unsafe fn wait_for(
+unsafe fn wait_for(
     timeout: Timeout,
     wait: impl Fn(Timeout) -> Result<bool, LockError>,
 ) -> Option<bool> {
@@ -221,6 +221,36 @@ pub(crate) unsafe fn wait_for(
     unsafe { wait_released(limit, once) }
 }
 
+/// The `acquire(blocking=True, timeout=-1)` that `lock` and `RLock` share: parses the arguments,
+/// tries once with the GIL held (`try_once`), then waits with it released (`wait`, thread-lock's
+/// acquire for a timeout). `Some(acquired)`, or `None` with an exception set: bad arguments, a
+/// failed try, or a signal handler's exception (main thread).
+///
+/// # Safety
+///
+/// The caller holds the GIL; `args` is a tuple and `kwargs` a dict or null; `try_once` and
+/// `wait` touch no Python object.
+pub(crate) unsafe fn acquire_with_args(
+    args: *mut PyObject,
+    kwargs: *mut PyObject,
+    try_once: impl Fn() -> Result<bool, LockError>,
+    wait: impl Fn(Timeout) -> Result<bool, LockError>,
+) -> Option<bool> {
+    // SAFETY: forwarded from the contract.
+    unsafe {
+        let timeout = parse_acquire(args, kwargs)?;
+        match try_once() {
+            Ok(true) => return Some(true),
+            Ok(false) => {}
+            Err(error) => {
+                raise_lock_error(error);
+                return None;
+            }
+        }
+        wait_for(timeout, wait)
+    }
+}
+
 /// `acquire(blocking=True, timeout=-1)`, `acquire_lock`, `__enter__`.
 unsafe extern "C-unwind" fn acquire(
     object: *mut PyObject,
@@ -229,16 +259,15 @@ unsafe extern "C-unwind" fn acquire(
 ) -> *mut PyObject {
     // SAFETY: CPython calls methods with the GIL, a live instance and a tuple/dict/null.
     unsafe {
-        let Some(timeout) = parse_acquire(args, kwargs) else {
-            return null_mut();
-        };
         let state: &LockState = lock_of(object);
         let lock = &state.lock;
-        if lock.try_acquire() {
-            state.acquired();
-            return py_bool(true);
-        }
-        match wait_for(timeout, |timeout| lock.acquire_with(timeout)) {
+        let acquired = acquire_with_args(
+            args,
+            kwargs,
+            || Ok(lock.try_acquire()),
+            |timeout| lock.acquire_with(timeout),
+        );
+        match acquired {
             Some(acquired) => {
                 if acquired {
                     state.acquired();
@@ -300,7 +329,7 @@ unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
             "unlocked"
         };
         let text = format!("<{state} {} object at {object:p}>", type_name(object));
-        ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as ffi::Py_ssize_t)
+        object::new_str(&text)
     }
 }
 
@@ -352,79 +381,65 @@ unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
 ///
 /// The caller holds the GIL.
 pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
-    // One type per process: an interpreter that imports the module again (a legacy
-    // sub-interpreter, which shares the GIL) gets the same type, so objects made in one
-    // interpreter stay instances of it in the others.
-    // Acquire: pairs with the Release store below.
-    let made = LOCK_TYPE.load(Ordering::Acquire);
-    if !made.is_null() {
-        // SAFETY: the type lives forever (we keep a reference); we hold the GIL (contract).
-        unsafe { ffi::Py_IncRef(made.cast()) };
-        return made;
-    }
-    let acquire_doc = c"acquire($self, /, blocking=True, timeout=-1)\n--\n\nLock the lock.";
-    let methods = vec![
-        with_keywords(c"acquire", acquire, acquire_doc),
-        with_keywords(
-            c"acquire_lock",
-            acquire,
-            c"An obsolete synonym of acquire().",
-        ),
-        with_keywords(c"__enter__", acquire, c"Lock the lock."),
-        plain(c"release", release, Takes::Nothing, c"Release the lock."),
-        plain(
-            c"release_lock",
-            release,
-            Takes::Nothing,
-            c"An obsolete synonym of release().",
-        ),
-        plain(c"__exit__", exit, Takes::Tuple, c"Release the lock."),
-        plain(
-            c"locked",
-            locked,
-            Takes::Nothing,
-            c"Tell whether the lock is locked.",
-        ),
-        plain(
-            c"locked_lock",
-            locked,
-            Takes::Nothing,
-            c"An obsolete synonym of locked().",
-        ),
-        plain(c"_at_fork_reinit", at_fork_reinit, Takes::Nothing, c""),
-    ];
-    let mut slots = vec![
-        slot(ffi::Py_tp_dealloc, dealloc as *mut _),
-        slot(ffi::Py_tp_repr, repr as *mut _),
-        slot(
-            ffi::Py_tp_doc,
-            c"A lock object is a synchronization primitive.".as_ptr() as *mut _,
-        ),
-    ];
-    let mut flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE;
-    if profile().has_thread_handles {
-        slots.push(slot(ffi::Py_tp_new, new as *mut _));
-    } else {
-        flags |= ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION;
-    }
-    let members = vec![object::weaklist_member(offset_of!(LockObject, weakrefs))];
-    // SAFETY: forwarded from the contract; the slots match their functions.
-    let type_ = unsafe {
-        object::make_type(
-            c"_thread.lock",
-            size_of::<LockObject>(),
-            flags,
-            slots,
-            methods,
-            members,
-        )
+    let make = || {
+        let acquire_doc = c"acquire($self, /, blocking=True, timeout=-1)\n--\n\nLock the lock.";
+        let methods = vec![
+            with_keywords(c"acquire", acquire, acquire_doc),
+            with_keywords(
+                c"acquire_lock",
+                acquire,
+                c"An obsolete synonym of acquire().",
+            ),
+            with_keywords(c"__enter__", acquire, c"Lock the lock."),
+            plain(c"release", release, Takes::Nothing, c"Release the lock."),
+            plain(
+                c"release_lock",
+                release,
+                Takes::Nothing,
+                c"An obsolete synonym of release().",
+            ),
+            plain(c"__exit__", exit, Takes::Tuple, c"Release the lock."),
+            plain(
+                c"locked",
+                locked,
+                Takes::Nothing,
+                c"Tell whether the lock is locked.",
+            ),
+            plain(
+                c"locked_lock",
+                locked,
+                Takes::Nothing,
+                c"An obsolete synonym of locked().",
+            ),
+            plain(c"_at_fork_reinit", at_fork_reinit, Takes::Nothing, c""),
+        ];
+        let mut slots = vec![
+            slot(ffi::Py_tp_dealloc, dealloc as *mut _),
+            slot(ffi::Py_tp_repr, repr as *mut _),
+            slot(
+                ffi::Py_tp_doc,
+                c"A lock object is a synchronization primitive.".as_ptr() as *mut _,
+            ),
+        ];
+        let mut flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        if profile().has_thread_handles {
+            slots.push(slot(ffi::Py_tp_new, new as *mut _));
+        } else {
+            flags |= ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION;
+        }
+        let members = vec![object::weaklist_member(offset_of!(LockObject, weakrefs))];
+        // SAFETY: forwarded from the contract; the slots match their functions.
+        unsafe {
+            object::make_type(
+                c"_thread.lock",
+                size_of::<LockObject>(),
+                flags,
+                slots,
+                methods,
+                members,
+            )
+        }
     };
-    // Release: publishes the initialised type to `new_lock` on any thread.
-    if !type_.is_null() {
-        // The process's reference (see above).
-        // SAFETY: a new type; we hold the GIL.
-        unsafe { ffi::Py_IncRef(type_.cast()) };
-    }
-    LOCK_TYPE.store(type_, Ordering::Release);
-    type_
+    // SAFETY: forwarded from the contract.
+    unsafe { object::type_once(&LOCK_TYPE, make) }
 }

@@ -7,6 +7,7 @@
 
 use std::ffi::{CStr, c_int, c_void};
 use std::ptr::null_mut;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::ffi::{self, PyMemberDef, PyMethodDef, PyMethodDefPointer, PyObject, PyTypeObject};
 
@@ -114,6 +115,50 @@ pub(crate) unsafe fn make_type(
     }));
     // SAFETY: the spec and its tables are leaked, so they outlive the type (contract: GIL).
     unsafe { ffi::PyType_FromSpec(spec).cast() }
+}
+
+/// The type `cache` holds, made by `make` at the first call; a new reference, or null with an
+/// exception set when `make` fails.
+///
+/// One type per process: an interpreter that imports the module again (a legacy
+/// sub-interpreter, which shares the GIL) gets the same type, so objects made in one interpreter
+/// stay instances of it in the others. The cache keeps a reference of its own: the type lives
+/// forever.
+///
+/// # Safety
+///
+/// The caller holds the GIL; `make` returns a new type or null with an exception set.
+pub(crate) unsafe fn type_once(
+    cache: &AtomicPtr<PyTypeObject>,
+    make: impl FnOnce() -> *mut PyTypeObject,
+) -> *mut PyTypeObject {
+    // Acquire: pairs with the Release store below.
+    let made = cache.load(Ordering::Acquire);
+    if !made.is_null() {
+        // SAFETY: the type lives forever (the cache's reference); we hold the GIL (contract).
+        unsafe { ffi::Py_IncRef(made.cast()) };
+        return made;
+    }
+    let type_ = make();
+    if !type_.is_null() {
+        // The cache's reference.
+        // SAFETY: a new type; we hold the GIL.
+        unsafe { ffi::Py_IncRef(type_.cast()) };
+    }
+    // Release: publishes the initialised type to the constructors that read the cache on any
+    // thread.
+    cache.store(type_, Ordering::Release);
+    type_
+}
+
+/// A new `str` holding `text` (a `repr`'s result); null with an exception set on failure.
+///
+/// # Safety
+///
+/// The caller holds the GIL.
+pub(crate) unsafe fn new_str(text: &str) -> *mut PyObject {
+    // SAFETY: `text` is valid UTF-8 of that length, read before the call returns (contract: GIL).
+    unsafe { ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as ffi::Py_ssize_t) }
 }
 
 /// Allocates an instance of `type_` (zeroed by `PyType_GenericAlloc`); null with an exception

@@ -18,7 +18,7 @@ use thread_lock::{RLock, RLockState, Timeout};
 use crate::capi;
 use crate::errors::raise_lock_error;
 use crate::interpreter::profile;
-use crate::lock::{parse_acquire, type_name, wait_for};
+use crate::lock::{acquire_with_args, type_name};
 use crate::object::{self, Takes, alloc, none, plain, py_bool, slot, with_keywords};
 use crate::wait::{Waited, wait_released};
 
@@ -82,17 +82,15 @@ unsafe extern "C-unwind" fn acquire(
 ) -> *mut PyObject {
     // SAFETY: CPython calls methods with the GIL, a live instance and a tuple/dict/null.
     unsafe {
-        let Some(timeout) = parse_acquire(args, kwargs) else {
-            return null_mut();
-        };
         let rlock = rlock_of(object);
-        // One try with the GIL held; it also takes the owner's re-entry.
-        match rlock.acquire_with(Timeout::NonBlocking) {
-            Ok(true) => return py_bool(true),
-            Ok(false) => {}
-            Err(error) => return raise_lock_error(error),
-        }
-        match wait_for(timeout, |timeout| rlock.acquire_with(timeout)) {
+        // The first try, with the GIL held, also takes the owner's re-entry.
+        let acquired = acquire_with_args(
+            args,
+            kwargs,
+            || rlock.acquire_with(Timeout::NonBlocking),
+            |timeout| rlock.acquire_with(timeout),
+        );
+        match acquired {
             Some(acquired) => py_bool(acquired),
             None => null_mut(),
         }
@@ -252,7 +250,7 @@ unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
             "<{state} {} object owner={owner} count={count} at {object:p}>",
             type_name(object)
         );
-        ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as ffi::Py_ssize_t)
+        object::new_str(&text)
     }
 }
 
@@ -292,75 +290,70 @@ unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
 ///
 /// The caller holds the GIL.
 pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
-    // One type per process: an interpreter that imports the module again (a legacy
-    // sub-interpreter, which shares the GIL) gets the same type, so objects made in one
-    // interpreter stay instances of it in the others.
-    // Acquire: pairs with the Release store below.
-    let made = RLOCK_TYPE.load(Ordering::Acquire);
-    if !made.is_null() {
-        // SAFETY: the type lives forever (we keep a reference); we hold the GIL (contract).
-        unsafe { ffi::Py_IncRef(made.cast()) };
-        return made;
-    }
-    let mut methods = vec![
-        with_keywords(
-            c"acquire",
-            acquire,
-            c"acquire($self, /, blocking=True, timeout=-1)\n--\n\nLock the lock.",
-        ),
-        with_keywords(c"__enter__", acquire, c"Lock the lock."),
-        plain(c"release", release, Takes::Nothing, c"Release the lock."),
-        plain(c"__exit__", exit, Takes::Tuple, c"Release the lock."),
-        plain(
-            c"_is_owned",
-            is_owned,
-            Takes::Nothing,
-            c"For internal use by `threading.Condition`.",
-        ),
-        plain(
-            c"_recursion_count",
-            recursion_count,
-            Takes::Nothing,
-            c"For internal use by reentrancy checks.",
-        ),
-        plain(
-            c"_release_save",
-            release_save,
-            Takes::Nothing,
-            c"For internal use by `threading.Condition`.",
-        ),
-        plain(
-            c"_acquire_restore",
-            acquire_restore,
-            Takes::Tuple,
-            c"For internal use by `threading.Condition`.",
-        ),
-        plain(c"_at_fork_reinit", at_fork_reinit, Takes::Nothing, c""),
-    ];
-    if profile().has_names {
-        methods.push(plain(
-            c"locked",
-            locked,
-            Takes::Nothing,
-            c"Tell whether the lock is locked.",
-        ));
-    }
-    let slots = vec![
-        slot(ffi::Py_tp_new, new as *mut _),
-        slot(ffi::Py_tp_dealloc, dealloc as *mut _),
-        slot(ffi::Py_tp_repr, repr as *mut _),
-    ];
-    let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_IMMUTABLETYPE;
-    let members = vec![object::weaklist_member(offset_of!(RLockObject, weakrefs))];
-    // SAFETY: forwarded from the contract; the slots match their functions.
-    unsafe {
-        object::make_type(
-            c"_thread.RLock",
-            size_of::<RLockObject>(),
-            flags,
-            slots,
-            methods,
-            members,
-        )
-    }
+    let make = || {
+        let mut methods = vec![
+            with_keywords(
+                c"acquire",
+                acquire,
+                c"acquire($self, /, blocking=True, timeout=-1)\n--\n\nLock the lock.",
+            ),
+            with_keywords(c"__enter__", acquire, c"Lock the lock."),
+            plain(c"release", release, Takes::Nothing, c"Release the lock."),
+            plain(c"__exit__", exit, Takes::Tuple, c"Release the lock."),
+            plain(
+                c"_is_owned",
+                is_owned,
+                Takes::Nothing,
+                c"For internal use by `threading.Condition`.",
+            ),
+            plain(
+                c"_recursion_count",
+                recursion_count,
+                Takes::Nothing,
+                c"For internal use by reentrancy checks.",
+            ),
+            plain(
+                c"_release_save",
+                release_save,
+                Takes::Nothing,
+                c"For internal use by `threading.Condition`.",
+            ),
+            plain(
+                c"_acquire_restore",
+                acquire_restore,
+                Takes::Tuple,
+                c"For internal use by `threading.Condition`.",
+            ),
+            plain(c"_at_fork_reinit", at_fork_reinit, Takes::Nothing, c""),
+        ];
+        if profile().has_names {
+            methods.push(plain(
+                c"locked",
+                locked,
+                Takes::Nothing,
+                c"Tell whether the lock is locked.",
+            ));
+        }
+        let slots = vec![
+            slot(ffi::Py_tp_new, new as *mut _),
+            slot(ffi::Py_tp_dealloc, dealloc as *mut _),
+            slot(ffi::Py_tp_repr, repr as *mut _),
+        ];
+        let flags =
+            ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        let members = vec![object::weaklist_member(offset_of!(RLockObject, weakrefs))];
+        // SAFETY: forwarded from the contract; the slots match their functions.
+        unsafe {
+            object::make_type(
+                c"_thread.RLock",
+                size_of::<RLockObject>(),
+                flags,
+                slots,
+                methods,
+                members,
+            )
+        }
+    };
+    // SAFETY: forwarded from the contract.
+    unsafe { object::type_once(&RLOCK_TYPE, make) }
 }

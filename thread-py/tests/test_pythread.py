@@ -983,6 +983,29 @@ class AsTheBuiltinForUsers(unittest.TestCase):
         self.assertTrue(ours["_acquire_restore((2, 0))"][1].startswith(
             "<locked _thread.RLock object owner=0 count=2"))
 
+    # proves: PY-1
+    def test_a_legacy_subinterpreter_gets_the_same_types(self):
+        # A legacy sub-interpreter shares this process and its GIL: its import of pythread hands
+        # out the same type objects, so objects made in one interpreter stay instances of the
+        # types the other sees (as the built-in's static types do).
+        try:
+            import _testcapi
+        except ImportError:
+            self.skipTest("needs _testcapi")
+        types = ["LockType", "RLock"]
+        if hasattr(_thread, "_ThreadHandle"):
+            types.append("_ThreadHandle")
+        read_end, write_end = os.pipe()
+        try:
+            code = ("import os, pythread; os.write(%d, ' '.join(str(id(getattr(pythread, name)))"
+                    " for name in %r).encode())" % (write_end, tuple(types)))
+            self.assertEqual(_testcapi.run_in_subinterp(code), 0)
+            seen = os.read(read_end, 1000).decode().split()
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        self.assertEqual(seen, [str(id(getattr(_thread, name))) for name in types])
+
     # proves: PY-1, SPAWN-9
     def test_thread_states_carry_the_threads_idents(self):
         # The import checked the thread-state layout; new threads' states then hold their own

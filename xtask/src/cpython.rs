@@ -61,7 +61,9 @@ use run::{Mode, Outcome, Run, Runner};
 const DIFFERENCES: &str = include_str!("cpython-differences.txt");
 const DIFFERENCES_FILE: &str = "xtask/src/cpython-differences.txt";
 
-const DRIVER: &str = include_str!("cpython/driver.py");
+/// The driver that runs a unittest name and writes its results (`cargo xtask rustpython` runs it
+/// too, without its `_thread` check).
+pub(crate) const DRIVER: &str = include_str!("cpython/driver.py");
 
 /// CPython's suites that exercise `_thread`, directly or through `threading`, in the order they
 /// run: the thread suites, then suites of modules built on threads and locks (queues, thread-local

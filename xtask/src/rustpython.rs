@@ -14,8 +14,9 @@
 //! interpreter: PATH
 //! ```
 //!
-//! Each suite runs through a small driver (`target/rustpython/driver.py`) that writes one line
-//! per test to a results file, with a per-test deadline (`faulthandler.dump_traceback_later(exit=
+//! Each suite runs through `cargo xtask cpython`'s driver (`cpython/driver.py`, written to
+//! `target/rustpython/driver.py`, its `_thread` check off) that writes one line per test to a
+//! results file, with a per-test deadline (`faulthandler.dump_traceback_later(exit=
 //! True)`); a test that hangs or kills the interpreter counts as failed and the suite goes on in a
 //! fresh process with the tests after it. The tests' own output is kept in
 //! `target/rustpython/logs/`. The run fails when the crate's tests fail, when a test that
@@ -50,91 +51,6 @@ const CPYTHON_LIB: &str = ".pyenv/versions/3.13.0/lib/python3.13";
 /// How long one test may run before it counts as hung (`PYTHREAD_RUSTPYTHON_TIMEOUT` seconds
 /// overrides it).
 const TEST_TIMEOUT_SECS: u64 = 60;
-
-/// Runs one suite's tests, writing `START <id>` before each and `<pass|fail|skip> <id>` after.
-const DRIVER: &str = r#"
-import faulthandler, signal, sys, unittest
-
-if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-module, timeout, results_path, skip_path = sys.argv[1:5]
-timeout = float(timeout)
-skip = set(open(skip_path).read().split())
-results = open(results_path, "a", buffering=1)
-
-def emit(kind, name):
-    results.write("%s %s\n" % (kind, name))
-    results.flush()
-
-from test import support
-support.verbose = 0
-
-class Result(unittest.TestResult):
-    current = None
-
-    def startTest(self, test):
-        super().startTest(test)
-        self.current, self.outcome = test, "pass"
-        emit("START", test.id())
-        faulthandler.dump_traceback_later(timeout, exit=True)
-
-    def stopTest(self, test):
-        faulthandler.cancel_dump_traceback_later()
-        emit(self.outcome, test.id())
-        self.current = None
-        super().stopTest(test)
-
-    def _failed(self, test, err):
-        if test is self.current:
-            self.outcome = "fail"
-        else:
-            emit("fail", getattr(test, "description", None) or str(test))
-        sys.stderr.write("FAILED %s\n%s\n" % (test, self._exc_info_to_string(err, test)))
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._failed(test, err)
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._failed(test, err)
-
-    def addSubTest(self, test, subtest, err):
-        super().addSubTest(test, subtest, err)
-        if err is not None:
-            self._failed(test, err)
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        if test is self.current:
-            self.outcome = "skip"
-        else:
-            emit("skip", getattr(test, "description", None) or str(test))
-
-    def addExpectedFailure(self, test, err):
-        super().addExpectedFailure(test, err)
-
-    def addUnexpectedSuccess(self, test):
-        super().addUnexpectedSuccess(test)
-        self.outcome = "fail"
-
-def flatten(suite):
-    for item in suite:
-        if isinstance(item, unittest.TestSuite):
-            yield from flatten(item)
-        else:
-            yield item
-
-try:
-    loaded = unittest.defaultTestLoader.loadTestsFromName(module)
-except BaseException as e:
-    emit("fail", "%s (import: %s: %s)" % (module, type(e).__name__, e))
-    sys.exit(0)
-tests = unittest.TestSuite(t for t in flatten(loaded) if t.id() not in skip)
-tests.run(Result())
-emit("DONE", module)
-"#;
 
 /// One test's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,6 +144,8 @@ fn run_suite(
             .arg(&results_path)
             .arg(&skip_path)
             .env("PYTHONPATH", tests_dir)
+            // No `_thread` check: the two binaries are what is compared, not a module switch.
+            .env("PYTHREAD_DRIVER_CHECK", "0")
             .current_dir(work)
             .stdin(Stdio::null())
             .process_group(0)
@@ -292,7 +210,7 @@ pub(crate) fn rustpython(root: &Path) -> Result<bool, String> {
     let toolchain = toolchain(&krate)?;
     let work = root.join("target").join("rustpython");
     fs::create_dir_all(work.join("logs")).map_err(|e| e.to_string())?;
-    fs::write(work.join("driver.py"), DRIVER).map_err(|e| e.to_string())?;
+    fs::write(work.join("driver.py"), crate::cpython::DRIVER).map_err(|e| e.to_string())?;
 
     let home = std::env::var("HOME").map_err(|_| "HOME is not set".to_owned())?;
     let cpython_lib = Path::new(&home).join(CPYTHON_LIB);

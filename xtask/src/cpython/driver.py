@@ -1,11 +1,16 @@
-"""`cargo xtask cpython`'s driver: runs in a test venv's interpreter, checks which `_thread` the
-process really has, then runs one unittest name (a module, a class or one test) with a per-test
-timeout, writing one line per event to a results file that the runner reads as it goes.
+"""The driver of `cargo xtask cpython` and `cargo xtask rustpython`: runs in the interpreter under
+test, checks which `_thread` the process really has, then runs one unittest name (a module, a
+class or one test) with a per-test timeout, writing one line per event to a results file that
+the runner reads as it goes.
 
 Arguments: name, per-test timeout (seconds), results file, file of test ids to leave out, and
 optionally a directory to put first on `sys.path` (pythread's own tests).
 
-Lines: `CHECK ok|WRONG|BROKEN <what>`, `START <id>`, `pass|fail|skip <id>`, `DONE <name>`.
+`PYTHREAD_DRIVER_CHECK=0` leaves the `_thread` check out: `cargo xtask rustpython` compares two
+interpreter binaries, not a module switched in by `PYTHREAD_AS_THREAD`.
+
+Lines: `CHECK ok|WRONG|BROKEN <what>`, `START <id>`, `pass|fail|skip <id>`, `DONE <name>`; a name
+that does not load is a `fail` line of its own, with the error, and no `DONE`.
 """
 
 import os, sys
@@ -32,39 +37,46 @@ def last_line(text):
 # `threading` allocates its locks from it. A `_thread` that `threading` cannot even import is
 # reported as BROKEN with the error, at once, instead of failing every test one by one. It comes
 # before every other import: `subprocess` and `unittest` import `threading` themselves.
-want_pythread = os.environ.get("PYTHREAD_AS_THREAD") == "1"
-try:
-    import _thread, threading
-except BaseException as error:
-    emit("CHECK", "BROKEN import threading: %s: %s" % (type(error).__name__, error))
-    sys.exit(3)
+def check_thread_module():
+    want_pythread = os.environ.get("PYTHREAD_AS_THREAD") == "1"
+    try:
+        import _thread, threading
+    except BaseException as error:
+        emit("CHECK", "BROKEN import threading: %s: %s" % (type(error).__name__, error))
+        sys.exit(3)
 
-import faulthandler, signal, subprocess, unittest
+    import subprocess
+
+    CHECK = ("import _thread, threading; t = type(threading.Lock()); "
+             "print(_thread.__name__, t.__module__ + '.' + t.__qualname__)")
+    here = subprocess.run([sys.executable, "-I", "-c", CHECK], capture_output=True, text=True)
+    lock_type = type(threading.Lock())
+    if want_pythread:
+        import pythread
+        ok = (_thread is pythread and lock_type is pythread.LockType
+              and threading.RLock().__class__ is pythread.RLock)
+    else:
+        ok = _thread.__name__ == "_thread" and lock_type.__module__ == "_thread"
+    own = "%s %s.%s" % (_thread.__name__, lock_type.__module__, lock_type.__qualname__)
+    if here.returncode != 0:
+        emit("CHECK", "BROKEN %s | child: %s" % (own, last_line(here.stderr)))
+        sys.exit(3)
+    child = here.stdout.strip()
+    ok = ok and child == own
+    emit("CHECK", "%s %s | child: %s" % ("ok" if ok else "WRONG", own, child))
+    if not ok:
+        sys.exit(3)
+
+
+if os.environ.get("PYTHREAD_DRIVER_CHECK") != "0":
+    check_thread_module()
+
+import faulthandler, signal, traceback, unittest
 
 # A background job starts with SIGINT ignored, and Python then leaves it so: give the tests (and
 # the interpreters they start) the SIGINT handling of an ordinary start.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
-
-CHECK = ("import _thread, threading; t = type(threading.Lock()); "
-         "print(_thread.__name__, t.__module__ + '.' + t.__qualname__)")
-here = subprocess.run([sys.executable, "-I", "-c", CHECK], capture_output=True, text=True)
-lock_type = type(threading.Lock())
-if want_pythread:
-    import pythread
-    ok = (_thread is pythread and lock_type is pythread.LockType
-          and threading.RLock().__class__ is pythread.RLock)
-else:
-    ok = _thread.__name__ == "_thread" and lock_type.__module__ == "_thread"
-own = "%s %s.%s" % (_thread.__name__, lock_type.__module__, lock_type.__qualname__)
-if here.returncode != 0:
-    emit("CHECK", "BROKEN %s | child: %s" % (own, last_line(here.stderr)))
-    sys.exit(3)
-child = here.stdout.strip()
-ok = ok and child == own
-emit("CHECK", "%s %s | child: %s" % ("ok" if ok else "WRONG", own, child))
-if not ok:
-    sys.exit(3)
 
 from test import support
 support.verbose = 0
@@ -126,7 +138,12 @@ def flatten(suite):
             yield item
 
 
-tests = [t for t in flatten(unittest.defaultTestLoader.loadTestsFromName(name))
-         if t.id() not in skip]
+try:
+    loaded = unittest.defaultTestLoader.loadTestsFromName(name)
+except BaseException as error:
+    traceback.print_exc()
+    emit("fail", "%s (import: %s: %s)" % (name, type(error).__name__, error))
+    sys.exit(0)
+tests = [t for t in flatten(loaded) if t.id() not in skip]
 unittest.TestSuite(tests).run(Result())
 emit("DONE", name)
