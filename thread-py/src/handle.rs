@@ -180,11 +180,12 @@ unsafe extern "C-unwind" fn join(object: *mut PyObject, args: *mut PyObject) -> 
         let handle = &started.handle;
         // `true`: joined (or timed out); `false`: the caller's own thread.
         let once = |remaining| match handle.join(remaining) {
-            Ok(()) => Waited::Done(true),
+            Ok(()) if handle.is_done() => Waited::Done(true),
+            Ok(()) => Waited::TimedOut,
             Err(ThreadError::JoinCurrent) => Waited::Done(false),
             Err(_) => Waited::Interrupted,
         };
-        match wait_released(timeout, once) {
+        match wait_released(timeout, true, once) {
             Some(true) => none(),
             Some(false) => raise_thread_error(ThreadError::JoinCurrent),
             None => null_mut(),
@@ -251,7 +252,7 @@ pub(crate) unsafe extern "C-unwind" fn shutdown(
     };
     // SAFETY: CPython calls us with the GIL; the wait touches no Python object.
     unsafe {
-        if wait_released(None, once).is_none() {
+        if wait_released(None, (), once).is_none() {
             capi::PyErr_WriteUnraisable(null_mut());
         }
     }

@@ -213,12 +213,13 @@ unsafe fn wait_for(
         // The error (an interruption: the arguments were checked) is dropped here, before the
         // GIL is taken back.
         match wait(timeout) {
-            Ok(acquired) => Waited::Done(acquired),
+            Ok(true) => Waited::Done(true),
+            Ok(false) => Waited::TimedOut,
             Err(_) => Waited::Interrupted,
         }
     };
     // SAFETY: forwarded from the contract.
-    unsafe { wait_released(limit, once) }
+    unsafe { wait_released(limit, false, once) }
 }
 
 /// The `acquire(blocking=True, timeout=-1)` that `lock` and `RLock` share: parses the arguments,

@@ -204,7 +204,7 @@ unsafe extern "C-unwind" fn acquire_restore(
         Waited::Done(())
     };
     // SAFETY: we hold the GIL; the wait touches no Python object.
-    match unsafe { wait_released(None, once) } {
+    match unsafe { wait_released(None, (), once) } {
         Some(()) => {
             // SAFETY: as in `acquire`; the GIL is held again.
             unsafe { ownerless_of(object) }.store(ownerless, Ordering::Relaxed);

@@ -14,6 +14,14 @@
 //! `futex` wait fails with `EINTR`. `interrupt_main` is CPython's `PyErr_SetInterruptEx`, which
 //! wakes no wait (as in CPython).
 //!
+//! `EINTR` alone can miss a signal: one whose handler runs after the GIL was released but
+//! before the `futex` system call starts (the thread was preempted there, or was spinning before
+//! it parks) records itself and interrupts nothing, and CPython's handler never calls
+//! thread-core's `notify`. So the main thread waits in slices of at most [`SIGNAL_SLICE`]: at the
+//! end of a slice that is not the caller's deadline it takes the GIL back and runs the pending
+//! handlers, as after an `EINTR`, then waits again. A signal is thus handled at most a slice
+//! late, never only at the timeout.
+//!
 //! # Unwinding
 //!
 //! While the interpreter finalizes (3.11–3.13), `PyEval_RestoreThread` ends a daemon thread with
@@ -27,11 +35,17 @@ use thread_core::Interrupt;
 
 use crate::capi;
 
+/// The longest the main thread waits without running pending Python signal handlers (see the
+/// module docs).
+const SIGNAL_SLICE: Duration = Duration::from_millis(50);
+
 /// How one wait ended, as a plain value (nothing to drop while the GIL is taken back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Waited<T: Copy> {
     /// The wait finished with this result.
     Done(T),
+    /// The time it was given passed first.
+    TimedOut,
     /// A signal woke the main thread: run the handlers, then wait again.
     Interrupted,
 }
@@ -47,9 +61,11 @@ pub(crate) fn install() {
     thread_core::signals::set_check(interrupted);
 }
 
-/// Runs `wait(remaining)` with the GIL released until it is `Done`, or until a Python signal
-/// handler raises (`None`, with the exception set). `remaining` is `None` for "forever", else
-/// what is left of `timeout` (zero once the deadline has passed: one last try).
+/// Runs `wait(limit)` with the GIL released until it is `Done`, until `timeout` has passed
+/// (`timed_out`), or until a Python signal handler raises (`None`, with the exception set).
+/// `limit` is `None` for "forever", else at most what is left of `timeout` (zero once the
+/// deadline has passed: one last try); on the main thread it is at most [`SIGNAL_SLICE`], and a
+/// slice that ends (`TimedOut`) before the deadline runs the pending handlers.
 ///
 /// # Safety
 ///
@@ -57,19 +73,27 @@ pub(crate) fn install() {
 /// touch Python objects and must not unwind.
 pub(crate) unsafe fn wait_released<T: Copy>(
     timeout: Option<Duration>,
+    timed_out: T,
     mut wait: impl FnMut(Option<Duration>) -> Waited<T>,
 ) -> Option<T> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let sliced = thread_core::is_main_thread();
     let mut remaining = timeout;
     loop {
+        let limit = match remaining {
+            Some(left) if sliced && left > SIGNAL_SLICE => Some(SIGNAL_SLICE),
+            None if sliced => Some(SIGNAL_SLICE),
+            other => other,
+        };
         // SAFETY: we hold the GIL (contract); the state is given back below.
         let state = unsafe { capi::PyEval_SaveThread() };
-        let outcome = wait(remaining);
+        let outcome = wait(limit);
         // SAFETY: `state` is this thread's, released above. May end the thread (module docs).
         unsafe { capi::PyEval_RestoreThread(state) };
         match outcome {
             Waited::Done(value) => return Some(value),
-            Waited::Interrupted => {
+            Waited::TimedOut if limit == remaining => return Some(timed_out),
+            Waited::TimedOut | Waited::Interrupted => {
                 // SAFETY: we hold the GIL again.
                 if unsafe { capi::PyErr_CheckSignals() } != 0 {
                     return None;
