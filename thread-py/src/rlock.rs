@@ -234,7 +234,8 @@ unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
     // SAFETY: as in `acquire`.
     unsafe {
         let rlock = rlock_of(object);
-        let (owner, count) = owner_and_count(rlock);
+        let (owner, count) = rlock.owner_and_count();
+        let owner = owner.map_or(0, Ident::as_u64);
         let state = if count > 0 { "locked" } else { "unlocked" };
         let owner = if ownerless_of(object).load(Ordering::Relaxed) && rlock.locked() {
             0
@@ -252,24 +253,6 @@ unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
         );
         object::new_str(&text)
     }
-}
-
-/// The owner and count as `Debug` shows them (RLOCK-4), read from its text so that no private
-/// field is needed.
-fn owner_and_count(rlock: &RLock) -> (u64, usize) {
-    let text = format!("{rlock:?}");
-    let field = |name: &str| -> u64 {
-        text.split(name)
-            .nth(1)
-            .map(|rest| {
-                rest.chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-            })
-            .and_then(|digits| digits.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("owner="), field("count=") as usize)
 }
 
 unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
