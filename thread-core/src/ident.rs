@@ -1,8 +1,10 @@
 //! Thread identifiers: [`Ident`] (`pthread_self()`, CORE-2), the kernel's thread id (CORE-3) and
 //! the main thread (CORE-9), kept right across `fork`.
 //!
-//! Both ids are cached in `const`-initialised thread-locals without destructors, so a read
-//! compiles to one TLS load and a branch; the first read on a thread asks the OS once.
+//! On x86-64 Linux the ident is read from the thread control block, one load; elsewhere, and for
+//! the kernel id everywhere, the value is cached in a `const`-initialised thread-local without a
+//! destructor, so a read compiles to one TLS load and a branch, and the first read on a thread
+//! asks the OS once.
 //!
 //! The main thread is recorded by a load-time constructor placed in `.init_array`: for an
 //! executable that is the process's main thread, for a library loaded with `dlopen` the loading
@@ -62,14 +64,8 @@ impl fmt::Display for Ident {
     }
 }
 
-#[cfg(not(loom))]
-thread_local! {
-    /// This thread's `pthread_self()`, 0 until first asked.
-    static IDENT: Cell<u64> = const { Cell::new(0) };
-}
-
 /// The calling thread's [`Ident`] (CPython's `get_ident()`): works on every thread, including
-/// threads pythread did not start. A thread-local load, never a system call.
+/// threads pythread did not start. One load, never a system call (see [`current_ident`]).
 ///
 /// Under `cfg(loom)` idents come from a loom thread-local counter instead (loom runs every model
 /// thread on one OS thread).
@@ -83,24 +79,70 @@ thread_local! {
 #[cfg(not(loom))]
 #[inline]
 pub fn get_ident() -> Ident {
-    match NonZeroU64::new(IDENT.get()) {
-        Some(v) => Ident(v),
-        None => ident_first_read(),
-    }
+    current_ident()
 }
 
-#[cfg(not(loom))]
-#[cold]
-#[inline(never)]
-fn ident_first_read() -> Ident {
-    // Referencing the constructor's pointer keeps the linker from dropping it (CORE-9).
-    std::hint::black_box(&ON_LOAD);
-    // SAFETY: `pthread_self` has no preconditions.
-    let raw = unsafe { libc::pthread_self() } as u64;
-    // glibc's `pthread_self` is the address of the thread's descriptor, never 0.
-    let value = NonZeroU64::new(raw).unwrap_or(NonZeroU64::MAX);
-    IDENT.set(value.get());
-    Ident(value)
+/// `pthread_self()` where it is the word at the thread pointer. The x86-64 ELF TLS ABI makes the
+/// first word of the thread control block, which `%fs` points at, the block's own address, and
+/// glibc and musl both put their thread descriptor (what `pthread_self()` returns) at the thread
+/// pointer: one load, with no call and no thread-local lookup (which in a shared library, such
+/// as thread-py's, is a call to `__tls_get_addr`).
+#[cfg(all(
+    not(loom),
+    target_arch = "x86_64",
+    target_os = "linux",
+    any(target_env = "gnu", target_env = "musl")
+))]
+#[inline(always)]
+fn current_ident() -> Ident {
+    let thread_pointer: u64;
+    // SAFETY: on x86-64 Linux every thread's `%fs` base is its thread control block, whose first
+    // word the ABI fixes to the block's address. The load writes nothing and touches no stack or
+    // flags, and gives the same value for the life of the thread (`pure`: the compiler may merge
+    // two loads in one function, which always runs on one thread).
+    unsafe {
+        std::arch::asm!(
+            "mov {}, qword ptr fs:[0]",
+            out(reg) thread_pointer,
+            options(pure, readonly, nostack, preserves_flags),
+        );
+    }
+    // SAFETY: the control block is a mapped object, so its address is never 0.
+    Ident(unsafe { NonZeroU64::new_unchecked(thread_pointer) })
+}
+
+/// Elsewhere (aarch64's descriptor, for one, sits at a libc-private offset from the thread
+/// pointer) `pthread_self()` is cached in a thread-local on a thread's first call.
+#[cfg(all(
+    not(loom),
+    not(all(
+        target_arch = "x86_64",
+        target_os = "linux",
+        any(target_env = "gnu", target_env = "musl")
+    ))
+))]
+#[inline(always)]
+fn current_ident() -> Ident {
+    thread_local! {
+        /// This thread's `pthread_self()`, 0 until first asked.
+        static IDENT: Cell<u64> = const { Cell::new(0) };
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_read() -> Ident {
+        // SAFETY: `pthread_self` has no preconditions.
+        let raw = unsafe { libc::pthread_self() } as u64;
+        // glibc's `pthread_self` is the address of the thread's descriptor, never 0.
+        let value = NonZeroU64::new(raw).unwrap_or(NonZeroU64::MAX);
+        IDENT.set(value.get());
+        Ident(value)
+    }
+
+    match NonZeroU64::new(IDENT.get()) {
+        Some(v) => Ident(v),
+        None => first_read(),
+    }
 }
 
 #[cfg(loom)]
@@ -146,6 +188,8 @@ pub fn get_native_id() -> u64 {
 #[cold]
 #[inline(never)]
 fn native_id_first_read() -> u64 {
+    // Referencing the constructor's pointer keeps the linker from dropping it (CORE-9).
+    std::hint::black_box(&ON_LOAD);
     // A library whose constructor did not run still gets its fork handler before it caches.
     register_fork_handler();
     // SAFETY: `gettid` has no preconditions and cannot fail.
