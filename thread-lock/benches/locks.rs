@@ -3,7 +3,8 @@
 //!
 //! Groups: uncontended pair, try pair, timed pair on a free lock, the `RLock` pair against
 //! `parking_lot::ReentrantMutex`, contended 2/4/8 threads
-//! (throughput; fairness = slowest thread / mean is printed after the groups), two-thread handoff
+//! (throughput; fairness = slowest thread / mean is printed after the groups, beside the same
+//! threads doing the same work with no lock, the scheduler's own share), two-thread handoff
 //! ping-pong through two locks used as binary semaphores, and the 1 ms timed wait (its oversleep
 //! is the time above 1 ms).
 //!
@@ -177,6 +178,16 @@ impl Contended for parking_lot::Mutex<()> {
     }
 }
 
+/// No lock at all, the same work: how evenly the scheduler alone shares the processors among
+/// the threads, the ceiling of any lock's fairness measured here.
+struct NoLock;
+
+impl Contended for NoLock {
+    fn with(&self, f: impl FnOnce()) {
+        f();
+    }
+}
+
 impl Contended for PlRaw {
     fn with(&self, f: impl FnOnce()) {
         black_box(self.lock());
@@ -272,9 +283,10 @@ fn contended_fairness(_c: &mut Criterion) {
         let (b, fb) = fairness(&std::sync::Mutex::new(()), threads, window);
         let (c, fc) = fairness(&parking_lot::Mutex::new(()), threads, window);
         let (d, fd) = fairness(&pl_raw(), threads, window);
+        let (e, fe) = fairness(&NoLock, threads, window);
         println!(
             "  {threads} threads: thread_lock {fa:.2} ({a} ops), std_mutex {fb:.2} ({b}), \
-             pl_mutex {fc:.2} ({c}), pl_raw {fd:.2} ({d})"
+             pl_mutex {fc:.2} ({c}), pl_raw {fd:.2} ({d}), no_lock {fe:.2} ({e})"
         );
     }
 }

@@ -405,16 +405,19 @@ fn goal_table(rounds: &[Medians]) -> String {
 const FAIRNESS_GOAL: f64 = 0.9;
 
 /// The fairness lines thread-lock's contention bench prints (`  N threads: thread_lock F (A
-/// ops), std_mutex F (B), ...`), one `printed` text per round, as a table: per thread count the
-/// median over the rounds of each lock's slowest / mean, ours with its spread, and the goal met
-/// when our median reaches it.
+/// ops), std_mutex F (B), pl_mutex F (C), pl_raw F (D), no_lock F (E)`), one `printed` text per
+/// round, as a table: per thread count the median over the rounds of each lock's slowest / mean,
+/// ours with its spread, and the goal met when our median reaches it. `no_lock` is the same
+/// threads doing the same work with no lock: how evenly the scheduler alone shares the
+/// processors, which no lock that lets a running thread barge can beat.
 fn fairness_table(printed: &[String]) -> String {
     let mut out = String::from(
         "\n### fairness (slowest thread / mean, contended)\n\n| threads | thread_lock (median) | \
-         spread | rounds | std_mutex | pl_mutex | pl_raw | goal | met |\n|---|---|---|---|---|---|---|---|---|\n",
+         spread | rounds | std_mutex | pl_mutex | pl_raw | no lock (scheduler alone) | goal | met \
+         |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    // threads -> per lock (ours, std, pl_mutex, pl_raw) the values of each round
-    let mut by_threads: BTreeMap<u32, [Vec<f64>; 4]> = BTreeMap::new();
+    // threads -> per column (ours, std, pl_mutex, pl_raw, no lock) the values of each round
+    let mut by_threads: BTreeMap<u32, [Vec<f64>; 5]> = BTreeMap::new();
     for text in printed {
         for line in text.lines() {
             let Some((threads, rest)) = line.trim().split_once(" threads: ") else {
@@ -427,16 +430,16 @@ fn fairness_table(printed: &[String]) -> String {
                 .split(", ")
                 .filter_map(|part| part.split_whitespace().nth(1)?.parse().ok())
                 .collect();
-            let [_, _, _, _] = values[..] else {
+            if !(4..=5).contains(&values.len()) {
                 continue;
-            };
+            }
             let entry = by_threads.entry(threads).or_default();
             for (column, value) in entry.iter_mut().zip(values) {
                 column.push(value);
             }
         }
     }
-    for (threads, [ours, std, pl_mutex, pl_raw]) in &by_threads {
+    for (threads, [ours, std, pl_mutex, pl_raw, no_lock]) in &by_threads {
         let mid = |v: &[f64]| median(v).map_or("—".to_owned(), |m| format!("{m:.2}"));
         let ours_median = median(ours).unwrap_or(f64::NAN);
         let met = if ours_median >= FAIRNESS_GOAL {
@@ -446,19 +449,20 @@ fn fairness_table(printed: &[String]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {threads} | {} | {} | {} | {} | {} | {} | ≥ {FAIRNESS_GOAL:.2} | {met} |",
+            "| {threads} | {} | {} | {} | {} | {} | {} | {} | ≥ {FAIRNESS_GOAL:.2} | {met} |",
             mid(ours),
             spread(ours, |v| format!("{v:.2}")),
             ours.len(),
             mid(std),
             mid(pl_mutex),
             mid(pl_raw),
+            mid(no_lock),
         );
     }
     if by_threads.is_empty() {
         let _ = writeln!(
             out,
-            "| — | not measured | | | | | | ≥ {FAIRNESS_GOAL:.2} | not measured |"
+            "| — | not measured | | | | | | | ≥ {FAIRNESS_GOAL:.2} | not measured |"
         );
     }
     out
@@ -807,12 +811,22 @@ mod tests {
         let round = |ours: &str| {
             format!(
                 "  2 threads: thread_lock {ours} (100 ops), std_mutex 0.50 (80), \
-                 pl_mutex 0.88 (90), pl_raw 0.70 (95)\n"
+                 pl_mutex 0.88 (90), pl_raw 0.70 (95), no_lock 0.97 (300)\n"
             )
         };
         let table = fairness_table(&[round("0.95"), round("0.85"), round("0.91")]);
         assert!(
-            table.contains("| 2 | 0.91 | 0.85–0.95 | 3 | 0.50 | 0.88 | 0.70 | ≥ 0.90 | met |"),
+            table.contains(
+                "| 2 | 0.91 | 0.85–0.95 | 3 | 0.50 | 0.88 | 0.70 | 0.97 | ≥ 0.90 | met |"
+            ),
+            "{table}"
+        );
+        // A line from before the no-lock column still counts.
+        let old = "  4 threads: thread_lock 0.80 (1 ops), std_mutex 0.90 (1), pl_mutex 0.70 (1), \
+                   pl_raw 0.60 (1)\n";
+        let table = fairness_table(&[old.to_owned()]);
+        assert!(
+            table.contains("| 4 | 0.80 | — | 1 | 0.90 | 0.70 | 0.60 | — | ≥ 0.90 | NOT MET |"),
             "{table}"
         );
         let table = fairness_table(&[round("0.95"), round("0.85"), round("0.89")]);
