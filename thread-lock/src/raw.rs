@@ -183,6 +183,12 @@ impl RawLock {
             if v & PARKED == 0 && spins < SPIN_LIMIT {
                 if spins < SPIN_BUSY {
                     spin_loop();
+                } else if let Some(d) = deadline
+                    && clock::now() >= d
+                {
+                    // A yield can give the processor away for a whole time slice: a timed
+                    // acquire must not sleep through its deadline in them.
+                    return Outcome::TimedOut;
                 } else {
                     yield_now();
                 }
