@@ -241,13 +241,16 @@ pub(crate) unsafe extern "C-unwind" fn make_thread_handle(
 }
 
 /// `_shutdown()` (PY-7): joins the non-daemon threads with the GIL released; an interrupted
-/// join is reported through `sys.unraisablehook` and ends it.
+/// join is reported through `sys.unraisablehook` and ends it. It waits through
+/// `thread_core::shutdown_timeout`, so that on the main thread [`wait_released`] waits in slices
+/// and runs the pending signal handlers between them, as every other wait does.
 pub(crate) unsafe extern "C-unwind" fn shutdown(
     _module: *mut PyObject,
     _: *mut PyObject,
 ) -> *mut PyObject {
-    let once = |_| match thread_core::shutdown() {
-        Ok(()) => Waited::Done(()),
+    let once = |limit| match thread_core::shutdown_timeout(limit) {
+        Ok(true) => Waited::Done(()),
+        Ok(false) => Waited::TimedOut,
         Err(_) => Waited::Interrupted,
     };
     // SAFETY: CPython calls us with the GIL; the wait touches no Python object.
