@@ -179,8 +179,16 @@ unsafe extern "C-unwind" fn join(object: *mut PyObject, args: *mut PyObject) -> 
         };
         let handle = &started.handle;
         // `true`: joined (or timed out); `false`: the caller's own thread.
-        let once = |remaining| match handle.join(remaining) {
-            Ok(()) if handle.is_done() => Waited::Done(true),
+        let once = |remaining: Option<_>| match handle.join(remaining) {
+            Ok(()) if handle.is_done() => {
+                if timeout.is_none() && remaining.is_some() {
+                    // An untimed join waits for the thread's very end (its thread-local
+                    // destructors), which a timed slice does not: the thread is done, so this
+                    // only waits for that.
+                    let _ = handle.join(None);
+                }
+                Waited::Done(true)
+            }
             Ok(()) => Waited::TimedOut,
             Err(ThreadError::JoinCurrent) => Waited::Done(false),
             Err(_) => Waited::Interrupted,
