@@ -26,12 +26,12 @@
 //! - `get_ident()`, `get_native_id()`, `TIMEOUT_MAX`.
 //! - Interruptible waits (LOCK-13, X-INTR-3): a blocking acquire on the main thread is ended by
 //!   a raising Python signal handler (`SIGALRM`, `SIGINT`, …) and by `interrupt_main`, through
-//!   thread-core's signals seam (see the `wait` module's docs). A signal whose handler ran on
-//!   another thread (RustPython's C handler only records it, and wakes nothing) is handled
-//!   within 50 ms: the main thread waits in slices of at most that, running the pending handlers
-//!   between them. Stock RustPython waits in
-//!   parking_lot, whose parker retries on `EINTR`: a raising handler runs only after a timed wait
-//!   times out, and never during a blocking one.
+//!   thread-core's signals seam (see the `wait` module's docs). A signal whose C handler ran on
+//!   another thread (RustPython's handler only records it, and wakes nothing) is handled within
+//!   50 ms: the main thread's acquires, joins and `_shutdown` wait in slices of at most that,
+//!   running the pending handlers between them. Stock RustPython waits in parking_lot, whose
+//!   parker retries on `EINTR`: a raising handler runs only after a timed wait times out, and
+//!   never during a blocking one.
 //! - `interrupt_main(signum=SIGINT)`: RustPython's trigger, plus thread-core's
 //!   `signals::notify` so that the main thread's wait wakes.
 //! - Spawning (the `spawn` module): `start_new_thread`, `start_joinable_thread`,
