@@ -12,7 +12,7 @@
 //!   [`ThreadResult`]; [`SystemExit`] is the payload that ends it silently.
 //! * Joinable handles (CPython 3.13): [`ThreadHandle`] (`join`, `is_done`, `set_done`, and
 //!   [`ThreadHandle::for_thread`] for a thread pythread did not start) and [`shutdown`], which
-//!   waits for the non-daemon threads. On the main thread `join` and `shutdown` are
+//!   waits for the non-daemon threads ([`shutdown_timeout`]: at most so long). On the main thread `join` and `shutdown` are
 //!   interruptible, as a lock acquire there is ([`ThreadError::Interrupted`]).
 //! * Stack size: [`stack_size`]. [`daemon_threads_allowed`].
 //! * Signals: [`interrupt_main`], [`check_signals`], [`set_signal_handler`] with
@@ -104,7 +104,7 @@ pub use interrupt::{
     set_signal_handler,
 };
 pub use name::set_name;
-pub use shutdown::shutdown;
+pub use shutdown::{shutdown, shutdown_timeout};
 pub use stack::stack_size;
 
 /// CPython's `_thread.daemon_threads_allowed()` (3.12+): always true here (CORE-8).

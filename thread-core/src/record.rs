@@ -137,11 +137,17 @@ impl NonDaemons {
         self.word.load(Ordering::Acquire) / MEMBER_UNIT
     }
 
-    /// Sleeps until the set holds no thread but `own` (the caller's record, if it has one), or
-    /// until interrupted (`interruptible` on the main thread). `own`'s membership is read after
-    /// the count, so a count that includes it is never compared against a stale "not a member".
-    pub(crate) fn wait_empty(&self, own: Option<&Record>, interruptible: bool) -> Woken {
-        wait::wait_word(&self.word, SHUTDOWN_WAKE, None, interruptible, |v| {
+    /// Sleeps until the set holds no thread but `own` (the caller's record, if it has one), until
+    /// `deadline` passes, or until interrupted (`interruptible` on the main thread). `own`'s
+    /// membership is read after the count, so a count that includes it is never compared
+    /// against a stale "not a member".
+    pub(crate) fn wait_empty(
+        &self,
+        own: Option<&Record>,
+        deadline: Option<Nanos>,
+        interruptible: bool,
+    ) -> Woken {
+        wait::wait_word(&self.word, SHUTDOWN_WAKE, deadline, interruptible, |v| {
             let others_allowed = u32::from(own.is_some_and(Record::is_member));
             v / MEMBER_UNIT <= others_allowed
         })
@@ -443,7 +449,7 @@ mod loom_models {
             let ending = loom::thread::spawn(move || r.finish(&a));
             let r = Arc::clone(&rec);
             let marking = loom::thread::spawn(move || r.set_done());
-            assert_eq!(non_daemons().wait_empty(None, false), Woken::Ready);
+            assert_eq!(non_daemons().wait_empty(None, None, false), Woken::Ready);
             assert!(rec.is_done());
             ending.join().unwrap();
             marking.join().unwrap();
@@ -478,7 +484,10 @@ mod loom_models {
                 t2.join().unwrap();
                 late
             });
-            assert_eq!(non_daemons().wait_empty(Some(&own), false), Woken::Ready);
+            assert_eq!(
+                non_daemons().wait_empty(Some(&own), None, false),
+                Woken::Ready
+            );
             assert!(first.is_done());
             let late = t.join().unwrap();
             assert!(late.is_done());

@@ -1,6 +1,9 @@
-//! [`shutdown`]: CPython 3.13's `_thread._shutdown` (HANDLE-3).
+//! [`shutdown`]: CPython 3.13's `_thread._shutdown` (HANDLE-3), and [`shutdown_timeout`], the
+//! same with a limit.
 
-use crate::wait::Woken;
+use std::time::Duration;
+
+use crate::wait::{self, Woken};
 use crate::{ThreadError, is_main_thread, record, signals, spawn};
 
 /// Waits until every non-daemon thread (started with [`Builder::daemon(false)`](crate::Builder::daemon))
@@ -39,15 +42,45 @@ use crate::{ThreadError, is_main_thread, record, signals, spawn};
 /// assert!(finished.load(Ordering::SeqCst));
 /// ```
 pub fn shutdown() -> Result<(), ThreadError> {
+    shutdown_timeout(None).map(|_all_finished| ())
+}
+
+/// [`shutdown`] with a limit: waits at most `timeout` (`None`: no limit, as [`shutdown`]) for
+/// the non-daemon threads, and says whether every one of them had finished (`true`) or the time
+/// ran out first (`false`; the threads run on, and a later call waits for them again).
+///
+/// This is the form for a caller that must do its own work while it waits: a Python runtime's
+/// main thread, whose signal handlers may be recorded without interrupting the wait (CPython's
+/// C handler never calls [`signals::notify`](crate::signals::notify), and may run on another
+/// thread), waits in short slices and runs its pending handlers between them. On the main thread
+/// the wait is interruptible as [`shutdown`]'s is.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+///
+/// let (finish, finished) = mpsc::channel::<()>();
+/// let _handle = thread_core::Builder::new()
+///     .daemon(false)
+///     .spawn_joinable(move || {
+///         let _ = finished.recv();
+///     })
+///     .unwrap();
+/// // The thread waits for us: the time runs out first.
+/// assert!(!thread_core::shutdown_timeout(Some(Duration::from_millis(5))).unwrap());
+/// drop(finish);
+/// assert!(thread_core::shutdown_timeout(Some(Duration::from_secs(60))).unwrap());
+/// assert!(thread_core::shutdown_timeout(Some(Duration::ZERO)).unwrap());
+/// ```
+pub fn shutdown_timeout(timeout: Option<Duration>) -> Result<bool, ThreadError> {
+    let deadline = timeout.map(wait::deadline_after);
     let interruptible = is_main_thread();
     spawn::with_current_record(|own| {
         loop {
-            match record::non_daemons().wait_empty(own, interruptible) {
-                Woken::Ready => return Ok(()),
-                // There is no deadline: only an interrupt ends the wait early.
-                Woken::TimedOut | Woken::Interrupted => {
-                    signals::run_pending().map_err(ThreadError::Interrupted)?
-                }
+            match record::non_daemons().wait_empty(own, deadline, interruptible) {
+                Woken::Ready => return Ok(true),
+                Woken::TimedOut => return Ok(false),
+                Woken::Interrupted => signals::run_pending().map_err(ThreadError::Interrupted)?,
             }
         }
     })

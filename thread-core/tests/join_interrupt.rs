@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use thread_core::{
     Builder, Interrupt, SignalHandler, ThreadError, ThreadHandle, check_signals, get_ident,
-    get_native_id, interrupt_main, main_thread_ident, set_signal_handler, shutdown, signals,
-    start_joinable_thread,
+    get_native_id, interrupt_main, main_thread_ident, set_signal_handler, shutdown,
+    shutdown_timeout, signals, start_joinable_thread,
 };
 
 const CEILING: Duration = Duration::from_secs(10);
@@ -344,6 +344,23 @@ fn interrupted_shutdown_returns_the_error_at_once() {
     assert!(handle.is_done());
 }
 
+/// `shutdown_timeout` on the main thread is interruptible as `shutdown()` is: with a deadline far
+/// off, the handler's error is returned at once and the non-daemon thread runs on.
+/// proves: HANDLE-3, HANDLE-2
+fn interrupted_shutdown_timeout_returns_the_error_at_once() {
+    let (handle, go) = interrupter_with(Builder::new().daemon(false), || {
+        interrupt_main(libc::SIGINT).unwrap()
+    });
+    let start = Instant::now();
+    let err = shutdown_timeout(Some(CEILING * 3)).unwrap_err();
+    assert!(start.elapsed() < CEILING);
+    assert_eq!(err.python_type(), "KeyboardInterrupt");
+    assert!(!handle.is_done(), "the thread runs on");
+    go.send(()).unwrap();
+    assert!(shutdown_timeout(Some(CEILING * 3)).unwrap());
+    assert!(handle.is_done());
+}
+
 fn main() -> ExitCode {
     assert!(
         thread_core::is_main_thread(),
@@ -381,6 +398,10 @@ fn main() -> ExitCode {
         (
             "interrupted_shutdown_returns_the_error_at_once",
             interrupted_shutdown_returns_the_error_at_once,
+        ),
+        (
+            "interrupted_shutdown_timeout_returns_the_error_at_once",
+            interrupted_shutdown_timeout_returns_the_error_at_once,
         ),
     ];
     support::run_tests(tests)

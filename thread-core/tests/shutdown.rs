@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use thread_core::{Builder, ThreadError, ThreadHandle, count, get_ident, shutdown};
+use thread_core::{
+    Builder, ThreadError, ThreadHandle, count, get_ident, shutdown, shutdown_timeout,
+};
 
 const CEILING: Duration = Duration::from_secs(10);
 
@@ -221,6 +223,34 @@ fn threads_leave_the_set_by_themselves() {
     }
 }
 
+/// `shutdown_timeout` waits at most its timeout: it says `false` (never before the time has
+/// passed) while a non-daemon thread runs, and the thread runs on; it says `true` once the thread
+/// has finished, with a zero timeout too when nothing is left to wait for.
+/// proves: HANDLE-3
+fn shutdown_timeout_waits_at_most_its_timeout() {
+    let (finish_tx, finish_rx) = mpsc::channel::<()>();
+    let blocked = non_daemon()
+        .spawn_joinable(move || {
+            let _ = finish_rx.recv_timeout(CEILING);
+        })
+        .unwrap();
+    let timeout = Duration::from_millis(30);
+    let start = Instant::now();
+    assert!(!shutdown_timeout(Some(timeout)).unwrap());
+    assert!(start.elapsed() >= timeout, "returned before its timeout");
+    assert!(!shutdown_timeout(Some(Duration::ZERO)).unwrap());
+    assert!(!blocked.is_done(), "the thread runs on");
+
+    drop(finish_tx);
+    let start = Instant::now();
+    assert!(shutdown_timeout(Some(CEILING * 3)).unwrap());
+    assert!(start.elapsed() < CEILING);
+    assert!(blocked.is_done());
+    assert!(shutdown_timeout(Some(Duration::ZERO)).unwrap());
+    assert!(shutdown_timeout(None).unwrap());
+    settle();
+}
+
 fn main() -> ExitCode {
     let tests: &[(&str, fn())] = &[
         (
@@ -243,6 +273,10 @@ fn main() -> ExitCode {
         (
             "threads_leave_the_set_by_themselves",
             threads_leave_the_set_by_themselves,
+        ),
+        (
+            "shutdown_timeout_waits_at_most_its_timeout",
+            shutdown_timeout_waits_at_most_its_timeout,
         ),
     ];
     support::run_tests(tests)

@@ -179,8 +179,16 @@ unsafe extern "C-unwind" fn join(object: *mut PyObject, args: *mut PyObject) -> 
         };
         let handle = &started.handle;
         // `true`: joined (or timed out); `false`: the caller's own thread.
-        let once = |remaining| match handle.join(remaining) {
-            Ok(()) if handle.is_done() => Waited::Done(true),
+        let once = |remaining: Option<_>| match handle.join(remaining) {
+            Ok(()) if handle.is_done() => {
+                if timeout.is_none() && remaining.is_some() {
+                    // An untimed join waits for the thread's very end (its thread-local
+                    // destructors), which a timed slice does not: the thread is done, so this
+                    // only waits for that.
+                    let _ = handle.join(None);
+                }
+                Waited::Done(true)
+            }
             Ok(()) => Waited::TimedOut,
             Err(ThreadError::JoinCurrent) => Waited::Done(false),
             Err(_) => Waited::Interrupted,
@@ -241,13 +249,16 @@ pub(crate) unsafe extern "C-unwind" fn make_thread_handle(
 }
 
 /// `_shutdown()` (PY-7): joins the non-daemon threads with the GIL released; an interrupted
-/// join is reported through `sys.unraisablehook` and ends it.
+/// join is reported through `sys.unraisablehook` and ends it. It waits through
+/// `thread_core::shutdown_timeout`, so that on the main thread [`wait_released`] waits in slices
+/// and runs the pending signal handlers between them, as every other wait does.
 pub(crate) unsafe extern "C-unwind" fn shutdown(
     _module: *mut PyObject,
     _: *mut PyObject,
 ) -> *mut PyObject {
-    let once = |_| match thread_core::shutdown() {
-        Ok(()) => Waited::Done(()),
+    let once = |limit| match thread_core::shutdown_timeout(limit) {
+        Ok(true) => Waited::Done(()),
+        Ok(false) => Waited::TimedOut,
         Err(_) => Waited::Interrupted,
     };
     // SAFETY: CPython calls us with the GIL; the wait touches no Python object.

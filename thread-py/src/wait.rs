@@ -16,8 +16,10 @@
 //!
 //! `EINTR` alone can miss a signal: one whose handler runs after the GIL was released but
 //! before the `futex` system call starts (the thread was preempted there, or was spinning before
-//! it parks) records itself and interrupts nothing, and CPython's handler never calls
-//! thread-core's `notify`. So the main thread waits in slices of at most [`SIGNAL_SLICE`]: at the
+//! it parks), or on another thread (the main thread blocks the signal, or the signal was sent to
+//! a thread with `pthread_kill`), records itself and interrupts nothing, and CPython's handler
+//! never calls thread-core's `notify`. So the main thread waits in slices of at most
+//! [`SIGNAL_SLICE`] — lock and `RLock` acquires, 3.13's `join` and `_shutdown` alike: at the
 //! end of a slice that is not the caller's deadline it takes the GIL back and runs the pending
 //! handlers, as after an `EINTR`, then waits again. A signal is thus handled at most a slice
 //! late, never only at the timeout.

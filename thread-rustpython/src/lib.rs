@@ -26,9 +26,12 @@
 //! - `get_ident()`, `get_native_id()`, `TIMEOUT_MAX`.
 //! - Interruptible waits (LOCK-13, X-INTR-3): a blocking acquire on the main thread is ended by
 //!   a raising Python signal handler (`SIGALRM`, `SIGINT`, …) and by `interrupt_main`, through
-//!   thread-core's signals seam (see the `wait` module's docs). Stock RustPython waits in
-//!   parking_lot, whose parker retries on `EINTR`: a raising handler runs only after a timed wait
-//!   times out, and never during a blocking one.
+//!   thread-core's signals seam (see the `wait` module's docs). A signal whose C handler ran on
+//!   another thread (RustPython's handler only records it, and wakes nothing) is handled within
+//!   50 ms: the main thread's acquires, joins and `_shutdown` wait in slices of at most that,
+//!   running the pending handlers between them. Stock RustPython waits in parking_lot, whose
+//!   parker retries on `EINTR`: a raising handler runs only after a timed wait times out, and
+//!   never during a blocking one.
 //! - `interrupt_main(signum=SIGINT)`: RustPython's trigger, plus thread-core's
 //!   `signals::notify` so that the main thread's wait wakes.
 //! - Spawning (the `spawn` module): `start_new_thread`, `start_joinable_thread`,
@@ -59,9 +62,6 @@
 //!
 //! # Not finished, and what blocks it
 //!
-//! - A signal that the OS delivers to a thread other than the main one does not wake the main
-//!   thread's wait (RustPython's C handler does not call `signals::notify`); it is handled at the
-//!   wait's end, as in stock RustPython.
 //! - Fork: threads started here are marked done in a forked child by thread-core (FORK-3);
 //!   RustPython's own after-fork pass covers only its own handles.
 //!

@@ -1,5 +1,7 @@
 //! `_thread.lock` (`LockType`): thread-lock's [`Lock`] with CPython's Python surface.
 
+use std::time::Duration;
+
 use rustpython_vm::builtins::PyType;
 use rustpython_vm::function::{FuncArgs, TimeoutSeconds};
 use rustpython_vm::types::{Constructor, Representable};
@@ -7,7 +9,7 @@ use rustpython_vm::{AsObject, FromArgs, Py, PyPayload, PyResult, VirtualMachine,
 use thread_lock::{Lock, Timeout, parse_timeout};
 
 use crate::errors::lock_error;
-use crate::wait::detached;
+use crate::wait::wait_in_slices;
 
 /// `acquire(blocking=True, timeout=-1)`'s arguments.
 #[derive(FromArgs)]
@@ -28,6 +30,15 @@ impl AcquireArgs {
 /// Whether a parsed timeout forbids waiting at all.
 pub(crate) fn no_wait(timeout: Timeout) -> bool {
     matches!(timeout, Timeout::NonBlocking) || timeout == Timeout::Within(Default::default())
+}
+
+/// A blocking timeout as a wait's limit: `None` is forever.
+pub(crate) fn timeout_duration(timeout: Timeout) -> Option<Duration> {
+    match timeout {
+        Timeout::Within(duration) => Some(duration),
+        Timeout::NonBlocking => Some(Duration::ZERO),
+        Timeout::Forever => None,
+    }
 }
 
 /// `_thread.lock`: a lock any thread may release.
@@ -52,7 +63,17 @@ impl PyLock {
         if no_wait(timeout) {
             return Ok(false);
         }
-        detached(vm, || self.inner.acquire_with(timeout)).map_err(|e| lock_error(vm, e))
+        let acquired = wait_in_slices(
+            vm,
+            timeout_duration(timeout),
+            |limit| {
+                self.inner
+                    .acquire_with(limit.map_or(Timeout::Forever, Timeout::Within))
+                    .map(|acquired| acquired.then_some(()))
+            },
+            |e| lock_error(vm, e),
+        )?;
+        Ok(acquired.is_some())
     }
 }
 

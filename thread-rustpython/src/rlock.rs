@@ -9,8 +9,8 @@ use thread_core::Ident;
 use thread_lock::{RLock, RLockState, Timeout};
 
 use crate::errors::lock_error;
-use crate::lock::{AcquireArgs, no_wait};
-use crate::wait::detached;
+use crate::lock::{AcquireArgs, no_wait, timeout_duration};
+use crate::wait::{detached, wait_in_slices};
 
 /// `_thread.RLock`: a reentrant lock owned by the thread that acquired it.
 #[pyclass(module = "_thread", name = "RLock")]
@@ -33,7 +33,17 @@ impl PyRLock {
         if no_wait(timeout) {
             return Ok(false);
         }
-        detached(vm, || self.inner.acquire_with(timeout)).map_err(|e| lock_error(vm, e))
+        let acquired = wait_in_slices(
+            vm,
+            timeout_duration(timeout),
+            |limit| {
+                self.inner
+                    .acquire_with(limit.map_or(Timeout::Forever, Timeout::Within))
+                    .map(|acquired| acquired.then_some(()))
+            },
+            |e| lock_error(vm, e),
+        )?;
+        Ok(acquired.is_some())
     }
 }
 

@@ -14,9 +14,10 @@
 //! a private function; here the same clean-up runs from thread-local destructors while the VM is
 //! still current (see [`thread_body`]).
 //!
-//! A main-thread `join` (and `_shutdown`) waits detached in thread-core's `ThreadHandle::join`,
-//! which is interruptible there (HANDLE-2): a raising signal handler ends it with its exception,
-//! the thread runs on and stays joinable.
+//! A main-thread `join` (and `_shutdown`) waits detached in thread-core's `ThreadHandle::join`
+//! (`shutdown_timeout`), which is interruptible there (HANDLE-2), in slices that run the pending
+//! signal handlers between them (`crate::wait`): a raising signal handler ends it with its
+//! exception, the thread runs on and stays joinable.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -35,7 +36,7 @@ use rustpython_vm::{
 use thread_core::{Builder, Ident, ThreadError, ThreadHandle};
 
 use crate::errors::thread_error;
-use crate::wait::{detached, take_interrupt_error};
+use crate::wait::{take_interrupt_error, wait_in_slices};
 
 /// `_thread._ThreadHandle`: made unstarted by `threading`, then started by
 /// `start_joinable_thread(..., handle=h)`; or made by `_make_thread_handle` for a thread pythread
@@ -157,7 +158,25 @@ impl PyThreadHandle {
                     .into(),
             ));
         }
-        detached(vm, || handle.join(timeout)).map_err(|e| join_error(vm, e))
+        wait_in_slices(
+            vm,
+            timeout,
+            |limit| {
+                handle.join(limit)?;
+                if !handle.is_done() {
+                    return Ok(None);
+                }
+                if timeout.is_none() && limit.is_some() {
+                    // An untimed join waits for the thread's very end, its thread-local
+                    // destructors (where its `_local` values go) included, which a timed slice
+                    // does not: the thread is done, so this only waits for that.
+                    handle.join(None)?;
+                }
+                Ok(Some(()))
+            },
+            |e| join_error(vm, e),
+        )?;
+        Ok(())
     }
 }
 
@@ -377,5 +396,11 @@ pub(crate) fn make_thread_handle(
 
 /// `_shutdown()`: waits for every non-daemon thread (HANDLE-3).
 pub(crate) fn shutdown(vm: &VirtualMachine) -> PyResult<()> {
-    detached(vm, thread_core::shutdown).map_err(|e| join_error(vm, e))
+    wait_in_slices(
+        vm,
+        None,
+        |limit| thread_core::shutdown_timeout(limit).map(|finished| finished.then_some(())),
+        |e| join_error(vm, e),
+    )?;
+    Ok(())
 }

@@ -15,15 +15,21 @@
 //! in a thread-local while the wait lasts; the check runs on that same thread, so no other
 //! thread ever sees the pointer.
 //!
-//! A signal that the OS delivers to another thread does not interrupt the main thread's futex
-//! wait, and RustPython's C-level handler does not call `signals::notify` (it is not ours to
-//! change); such a wait wakes at its deadline or when the lock comes free, as in stock
-//! RustPython. `interrupt_main` does call `notify` (see `crate::module`).
+//! `EINTR` alone misses a signal whose C-level handler ran on another thread (the main thread
+//! blocks the signal, or it was sent to a thread with `raise_signal` or `pthread_kill`), or on
+//! the main thread just before its futex wait began: RustPython's handler only records it, and
+//! does not call `signals::notify` (it is not ours to change). So the main thread waits in
+//! slices of at most [`SIGNAL_SLICE`] ([`wait_in_slices`]): at the end of a slice that is not the
+//! wait's deadline it runs the pending handlers (`vm.check_signals()`, attached), as after an
+//! `EINTR`, and waits again against the same deadline. A signal is thus handled at most a slice
+//! late, never only at the deadline. `interrupt_main` calls `notify` as well (see
+//! `crate::module`), and wakes the wait at once.
 
 use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
 
 use rustpython_vm::builtins::PyBaseExceptionRef;
-use rustpython_vm::{AsObject, VirtualMachine};
+use rustpython_vm::{AsObject, PyResult, VirtualMachine};
 use thread_core::Interrupt;
 
 thread_local! {
@@ -80,4 +86,44 @@ pub(crate) fn detached<T>(vm: &VirtualMachine, wait: impl FnOnce() -> T) -> T {
     }
     let _restore = Restore(previous);
     vm.allow_threads(wait)
+}
+
+/// The longest the main thread waits without running pending Python signal handlers (see the
+/// module docs).
+const SIGNAL_SLICE: Duration = Duration::from_millis(50);
+
+/// Runs `wait(limit)` detached ([`detached`]) until it gives a value (`Ok(Some(value))`), until
+/// `timeout` has passed (`Ok(None)`; `None` is forever), until it fails (its error turned into an
+/// exception by `error`, attached), or until a Python signal handler raises (that exception).
+/// `wait(limit)` gives `Ok(None)` when `limit` passed first; `limit` is `None` for "forever",
+/// else at most what is left of `timeout` (zero once the deadline has passed: one last try). On
+/// the main thread it is at most [`SIGNAL_SLICE`], and a slice that ends before the deadline runs
+/// the pending handlers.
+pub(crate) fn wait_in_slices<T, E>(
+    vm: &VirtualMachine,
+    timeout: Option<Duration>,
+    mut wait: impl FnMut(Option<Duration>) -> Result<Option<T>, E>,
+    error: impl Fn(E) -> PyBaseExceptionRef,
+) -> PyResult<Option<T>> {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let sliced = thread_core::is_main_thread();
+    let mut remaining = timeout;
+    loop {
+        let limit = match remaining {
+            Some(left) if sliced && left > SIGNAL_SLICE => Some(SIGNAL_SLICE),
+            None if sliced => Some(SIGNAL_SLICE),
+            other => other,
+        };
+        match detached(vm, || wait(limit)) {
+            Ok(Some(value)) => return Ok(Some(value)),
+            Ok(None) if limit == remaining => return Ok(None),
+            Ok(None) => {
+                vm.check_signals()?;
+                if let Some(deadline) = deadline {
+                    remaining = Some(deadline.saturating_duration_since(Instant::now()));
+                }
+            }
+            Err(e) => return Err(error(e)),
+        }
+    }
 }
