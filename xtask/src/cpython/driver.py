@@ -93,7 +93,10 @@ class Result(unittest.TestResult):
 
     def stopTest(self, test):
         faulthandler.cancel_dump_traceback_later()
-        emit(self.outcome, test.id())
+        # 3.12.0-3.12.1 stop a test of a skipped class without starting it; addSkip has
+        # reported it, and `outcome` would still be the previous test's.
+        if test is self.current:
+            emit(self.outcome, test.id())
         self.current = None
         super().stopTest(test)
 
@@ -122,6 +125,9 @@ class Result(unittest.TestResult):
         super().addSkip(test, reason)
         if test is self.current:
             self.outcome = "skip"
+        elif isinstance(test, unittest.TestCase):
+            # A test of a skipped class on 3.12.0-3.12.1, which never start it (see stopTest).
+            emit("skip", test.id())
         else:
             emit("skip", getattr(test, "description", None) or str(test))
 
