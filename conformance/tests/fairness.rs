@@ -75,3 +75,118 @@ fn an_rlock_waiter_is_not_starved_by_a_barging_thread() {
     rlock.release().unwrap();
     waiter.join().unwrap();
 }
+
+/// Waits until `n` threads are queued on `lock`.
+fn wait_queued(lock: &Lock, n: usize) {
+    let started = Instant::now();
+    while lock.__waiters() < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{n} waiters never queued"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// A wait resumed with the time it began goes back to its place: ahead of a waiter that queued
+/// after that time, though that one queued before the resumed wait did.
+/// proves: LOCK-15
+#[test]
+fn a_resumed_wait_is_served_before_waiters_that_came_after_it_began() {
+    let lock = Lock::new();
+    let order = std::sync::Mutex::new(Vec::new());
+    lock.acquire_blocking();
+    let since = thread_core::wait::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            lock.acquire_blocking();
+            order.lock().unwrap().push("later");
+            lock.release().unwrap();
+        });
+        wait_queued(&lock, 1);
+        s.spawn(|| {
+            assert_eq!(
+                lock.acquire_resuming(thread_lock::Timeout::Forever, since),
+                Ok(true)
+            );
+            order.lock().unwrap().push("resumed");
+            lock.release().unwrap();
+        });
+        wait_queued(&lock, 2);
+        lock.release().unwrap();
+    });
+    assert_eq!(*order.lock().unwrap(), ["resumed", "later"]);
+}
+
+/// The same for an RLock.
+/// proves: LOCK-15, RLOCK-6
+#[test]
+fn a_resumed_rlock_wait_is_served_before_waiters_that_came_after_it_began() {
+    let rlock = RLock::new();
+    let order = std::sync::Mutex::new(Vec::new());
+    assert_eq!(rlock.acquire(true, -1.0), Ok(true));
+    let since = thread_core::wait::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert_eq!(rlock.acquire(true, -1.0), Ok(true));
+            order.lock().unwrap().push("later");
+            rlock.release().unwrap();
+        });
+        while rlock.__waiters() < 1 {
+            std::thread::yield_now();
+        }
+        s.spawn(|| {
+            assert_eq!(
+                rlock.acquire_resuming(thread_lock::Timeout::Forever, since),
+                Ok(true)
+            );
+            order.lock().unwrap().push("resumed");
+            rlock.release().unwrap();
+        });
+        while rlock.__waiters() < 2 {
+            std::thread::yield_now();
+        }
+        rlock.release().unwrap();
+    });
+    assert_eq!(*order.lock().unwrap(), ["resumed", "later"]);
+}
+
+/// A wait cut into slices shorter than the time the waiters ahead of it hold the lock (as the
+/// Python bindings' main thread waits, in 50 ms slices) is not starved by workers that queue
+/// again as soon as they release: resumed with the time it began, each slice keeps its place.
+/// (Each slice as a new wait would go to the back, behind workers that are never all served
+/// within one slice, forever.)
+/// proves: LOCK-15, R-4
+#[test]
+fn a_wait_in_slices_is_not_starved_by_workers_that_queue_again() {
+    let lock = Lock::new();
+    let stop = AtomicBool::new(false);
+    // The workers give up after 10 s even if the sliced wait never gets the lock.
+    let give_up = Instant::now() + Duration::from_secs(10);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                while !stop.load(SeqCst) && Instant::now() < give_up {
+                    lock.acquire_blocking();
+                    // Held longer than a slice: the assertion holds whatever the timing.
+                    std::thread::sleep(Duration::from_millis(4));
+                    lock.release().unwrap();
+                }
+            });
+        }
+        wait_queued(&lock, 2);
+        let since = thread_core::wait::now();
+        let slice = thread_lock::Timeout::Within(Duration::from_millis(1));
+        let started = Instant::now();
+        while !lock.acquire_resuming(slice, since).unwrap() {}
+        let waited = started.elapsed();
+        stop.store(true, SeqCst);
+        lock.release().unwrap();
+        // Two or three holds of 4 ms are ahead of it; starved, it would wait until the workers
+        // give up.
+        assert!(
+            waited < Duration::from_secs(5),
+            "the sliced wait waited {waited:?}"
+        );
+    });
+}

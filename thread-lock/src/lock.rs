@@ -1,5 +1,6 @@
 //! [`Lock`], CPython's `_thread.LockType`, and its guard [`LockGuard`].
 
+use crate::clock::{Nanos, TIME_TO_BE_FAIR};
 use crate::error::LockError;
 use crate::raw::{Outcome, RawLock};
 use crate::timeout::{Timeout, parse_timeout, surely_valid};
@@ -100,6 +101,33 @@ impl Lock {
         acquire_raw(&self.raw, timeout)
     }
 
+    /// [`acquire_with`](Lock::acquire_with) as the continuation of a wait that began at
+    /// `waiting_since` (a [`thread_core::wait::now`] reading): the caller keeps its place among
+    /// the waiters, ahead of those that came after that time, and its fairness point, a
+    /// millisecond after it (LOCK-15). A wait cut into slices, to do something between them
+    /// (the Python bindings run signal handlers every 50 ms on the main thread), is so served as
+    /// one wait; each slice on its own would queue behind every waiter that came during the
+    /// earlier ones, and a steady stream of them could keep it waiting forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use thread_lock::{Lock, Timeout};
+    ///
+    /// let lock = Lock::new();
+    /// let since = thread_core::wait::now();
+    /// let slice = Timeout::Within(Duration::from_millis(1));
+    /// assert_eq!(lock.acquire_resuming(slice, since), Ok(true));
+    /// assert_eq!(lock.acquire_resuming(slice, since), Ok(false)); // the slice ran out
+    /// ```
+    #[inline]
+    pub fn acquire_resuming(
+        &self,
+        timeout: Timeout,
+        waiting_since: Nanos,
+    ) -> Result<bool, LockError> {
+        acquire_raw_resuming(&self.raw, timeout, waiting_since)
+    }
+
     /// One attempt, at once; no argument checks.
     ///
     /// ```
@@ -127,7 +155,7 @@ impl Lock {
             return true;
         }
         // Not interruptible: the wait never reports an interrupt, so it never fails.
-        wait(&self.raw, Timeout::Within(timeout), false) == Ok(true)
+        wait(&self.raw, Timeout::Within(timeout), false, None) == Ok(true)
     }
 
     /// Waits as long as it takes; not interruptible (an interrupt stays pending).
@@ -260,7 +288,18 @@ impl fmt::Debug for Lock {
 #[inline]
 pub(crate) fn acquire_raw(raw: &RawLock, timeout: Timeout) -> Result<bool, LockError> {
     // The outcome as a `bool` until the end (as in `Lock::acquire`).
-    let acquired = raw.try_lock_fast() || wait(raw, timeout, is_main_thread())?;
+    let acquired = raw.try_lock_fast() || wait(raw, timeout, is_main_thread(), None)?;
+    Ok(acquired)
+}
+
+/// [`acquire_raw`] as the continuation of a wait that began at `waiting_since`.
+pub(crate) fn acquire_raw_resuming(
+    raw: &RawLock,
+    timeout: Timeout,
+    waiting_since: Nanos,
+) -> Result<bool, LockError> {
+    let fair_at = waiting_since.saturating_add(TIME_TO_BE_FAIR);
+    let acquired = raw.try_lock_fast() || wait(raw, timeout, is_main_thread(), Some(fair_at))?;
     Ok(acquired)
 }
 
@@ -276,10 +315,17 @@ fn acquire_checked(raw: &RawLock, blocking: bool, timeout: f64) -> Result<bool, 
 /// more attempt for a non-blocking or zero timeout, otherwise a wait until `timeout` (the clock
 /// is read only now). An `interruptible` wait runs the pending signal handlers when woken for
 /// them; if one fails the acquire ends with its error, without the lock; otherwise the wait
-/// resumes against the same deadline.
+/// resumes against the same deadline, and in the same place among the waiters. `fair_at`: the
+/// caller's fairness point if it continues an earlier wait (see
+/// [`Lock::acquire_resuming`]).
 #[cold]
 #[inline(never)]
-fn wait(raw: &RawLock, timeout: Timeout, interruptible: bool) -> Result<bool, LockError> {
+fn wait(
+    raw: &RawLock,
+    timeout: Timeout,
+    interruptible: bool,
+    mut fair_at: Option<Nanos>,
+) -> Result<bool, LockError> {
     let deadline = match timeout {
         Timeout::NonBlocking => return Ok(raw.try_lock()),
         Timeout::Within(d) if d.is_zero() => return Ok(raw.try_lock()),
@@ -287,7 +333,7 @@ fn wait(raw: &RawLock, timeout: Timeout, interruptible: bool) -> Result<bool, Lo
         Timeout::Forever => None,
     };
     loop {
-        match raw.lock_slow(deadline, interruptible) {
+        match raw.lock_slow(deadline, interruptible, &mut fair_at) {
             Outcome::Acquired => return Ok(true),
             Outcome::TimedOut => return Ok(false),
             Outcome::Interrupted => {

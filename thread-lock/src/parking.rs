@@ -2,11 +2,11 @@
 //!
 //! As in CPython's `Python/parking_lot.c` and parking_lot_core, a lock needs no queue of its own
 //! (our lock is one byte): a waiter queues itself in the bucket its lock's address hashes to and
-//! sleeps on its own [`Parker`]. Each bucket is a FIFO queue behind a short critical section:
+//! sleeps on its own [`Parker`]. Each bucket is a queue in order of arrival behind a short critical section:
 //!
 //! * [`park`] validates the lock's state under the bucket lock (so a release, which also takes
 //!   the bucket lock to dequeue, cannot slip between the check and the enqueue), enqueues the
-//!   caller, and sleeps. A waiter that times out or is interrupted takes the bucket lock again and
+//!   caller in order of fairness points (so, of arrival), and sleeps. A waiter that times out or is interrupted takes the bucket lock again and
 //!   removes itself — unless a releaser has already dequeued it, in which case the release wins:
 //!   it waits for the un-arming and reports [`Parked::Unparked`].
 //! * [`unpark_one`] looks at the first waiter for the key, lets the lock decide its new state
@@ -82,11 +82,22 @@ pub(crate) fn park(
             return false;
         }
         parker.prepare();
-        q.push_back(Entry {
-            key,
-            parker: Arc::clone(&parker),
-            fair_at,
-        });
+        // In order of fairness points, which is the order of arrival (each waiter's is a
+        // millisecond after it first parked): a waiter that comes back after a timeout or an
+        // interrupt with the point it had goes back to its place (in practice near the front),
+        // anyone else to the back, found at the first look.
+        let place = q
+            .iter()
+            .rposition(|e| e.fair_at <= fair_at)
+            .map_or(0, |i| i + 1);
+        q.insert(
+            place,
+            Entry {
+                key,
+                parker: Arc::clone(&parker),
+                fair_at,
+            },
+        );
         true
     });
     if !queued {

@@ -147,7 +147,7 @@ impl RawLock {
     #[inline]
     pub(crate) fn lock(&self) {
         if !self.try_lock_fast() {
-            self.lock_slow(None, false);
+            self.lock_slow(None, false, &mut None);
         }
     }
 
@@ -159,11 +159,20 @@ impl RawLock {
 
     /// The contended acquire: spin, then park until acquired, until `deadline` (absolute
     /// monotonic nanoseconds; `None`: no deadline), or — when `interruptible` — interrupted.
+    ///
+    /// `fair_at` is the waiter's fairness point (LOCK-15), which also orders it among the
+    /// waiters: `None` until it first parks, when it is set to a millisecond from then. A caller
+    /// that waits again after a timeout or an interrupt passes the same slot back, and so keeps
+    /// its place.
     #[cold]
     #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // SPIN_LIMIT is 0 under loom
-    pub(crate) fn lock_slow(&self, deadline: Option<Nanos>, interruptible: bool) -> Outcome {
+    pub(crate) fn lock_slow(
+        &self,
+        deadline: Option<Nanos>,
+        interruptible: bool,
+        fair_at: &mut Option<Nanos>,
+    ) -> Outcome {
         let mut spins = 0;
-        let mut fair_at = None;
         // Relaxed: only the CASes acquire.
         let mut v = self.state.load(Relaxed);
         loop {
@@ -348,7 +357,7 @@ mod loom_models {
             let timed = {
                 let lock = lock.clone();
                 loom::thread::spawn(move || {
-                    if lock.lock_slow(Some(u64::MAX), false) == Outcome::Acquired {
+                    if lock.lock_slow(Some(u64::MAX), false, &mut None) == Outcome::Acquired {
                         lock.unlock().unwrap();
                     }
                 })

@@ -24,8 +24,9 @@
 //!   It is an atomic rather than a plain cell only so those snapshots are not data races.
 //! * The raw lock's own Acquire/Release orderings carry the data the `RLock` protects.
 
+use crate::clock::Nanos;
 use crate::error::LockError;
-use crate::lock::acquire_raw;
+use crate::lock::{acquire_raw, acquire_raw_resuming};
 use crate::loom::{AtomicU64, AtomicUsize};
 use crate::raw::RawLock;
 use crate::timeout::{Timeout, parse_timeout, surely_valid};
@@ -169,6 +170,37 @@ impl RLock {
     pub fn acquire_with(&self, timeout: Timeout) -> Result<bool, LockError> {
         let acquired = self.acquire_timeout(get_ident().as_u64(), timeout)?;
         Ok(acquired)
+    }
+
+    /// [`acquire_with`](RLock::acquire_with) as the continuation of a wait that began at
+    /// `waiting_since`, keeping the caller's place among the waiters (see
+    /// [`Lock::acquire_resuming`](crate::Lock::acquire_resuming)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use thread_lock::{RLock, Timeout};
+    ///
+    /// let rlock = RLock::new();
+    /// let since = thread_core::wait::now();
+    /// let slice = Timeout::Within(Duration::from_millis(1));
+    /// assert_eq!(rlock.acquire_resuming(slice, since), Ok(true));
+    /// assert_eq!(rlock.acquire_resuming(slice, since), Ok(true)); // reentrant
+    /// assert_eq!(rlock.recursion_count(), 2);
+    /// ```
+    pub fn acquire_resuming(
+        &self,
+        timeout: Timeout,
+        waiting_since: Nanos,
+    ) -> Result<bool, LockError> {
+        let me = get_ident().as_u64();
+        if self.owned_by(me) {
+            return self.add_level();
+        }
+        if !acquire_raw_resuming(&self.raw, timeout, waiting_since)? {
+            return Ok(false);
+        }
+        self.take_ownership(me);
+        Ok(true)
     }
 
     /// The owner's re-acquire: one more level, or `OverflowError` with the count unchanged.

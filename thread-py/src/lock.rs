@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::time::Duration;
 
 use pyo3::ffi::{self, PyObject, PyTypeObject};
+use thread_core::wait::Nanos;
 use thread_lock::{Lock, LockError, Timeout, parse_timeout};
 
 use crate::args::{Keywords, Seconds};
@@ -193,14 +194,15 @@ unsafe fn parse_acquire(args: *mut PyObject, kwargs: *mut PyObject) -> Option<Ti
 
 /// The wait of a blocking acquire whose first try failed: `Some(acquired)`, or `None` with the
 /// exception a signal handler raised (main thread). `wait` is thread-lock's acquire for a
-/// timeout.
+/// timeout, resuming a wait that began at the time it is given: the main thread's wait comes in
+/// slices, each of which keeps the place in the queue that the first one took.
 ///
 /// # Safety
 ///
 /// The caller holds the GIL; `wait` touches no Python object.
 unsafe fn wait_for(
     timeout: Timeout,
-    wait: impl Fn(Timeout) -> Result<bool, LockError>,
+    wait: impl Fn(Timeout, Nanos) -> Result<bool, LockError>,
 ) -> Option<bool> {
     let limit = match timeout {
         Timeout::NonBlocking => return Some(false),
@@ -208,11 +210,12 @@ unsafe fn wait_for(
         Timeout::Within(d) => Some(d),
         Timeout::Forever => None,
     };
+    let since = thread_core::wait::now();
     let once = |remaining: Option<Duration>| {
         let timeout = remaining.map_or(Timeout::Forever, Timeout::Within);
         // The error (an interruption: the arguments were checked) is dropped here, before the
         // GIL is taken back.
-        match wait(timeout) {
+        match wait(timeout, since) {
             Ok(true) => Waited::Done(true),
             Ok(false) => Waited::TimedOut,
             Err(_) => Waited::Interrupted,
@@ -224,8 +227,9 @@ unsafe fn wait_for(
 
 /// The `acquire(blocking=True, timeout=-1)` that `lock` and `RLock` share: parses the arguments,
 /// tries once with the GIL held (`try_once`), then waits with it released (`wait`, thread-lock's
-/// acquire for a timeout). `Some(acquired)`, or `None` with an exception set: bad arguments, a
-/// failed try, or a signal handler's exception (main thread).
+/// acquire for a timeout, resuming a wait begun at the given time). `Some(acquired)`, or `None`
+/// with an exception set: bad arguments, a failed try, or a signal handler's exception (main
+/// thread).
 ///
 /// # Safety
 ///
@@ -235,7 +239,7 @@ pub(crate) unsafe fn acquire_with_args(
     args: *mut PyObject,
     kwargs: *mut PyObject,
     try_once: impl Fn() -> Result<bool, LockError>,
-    wait: impl Fn(Timeout) -> Result<bool, LockError>,
+    wait: impl Fn(Timeout, Nanos) -> Result<bool, LockError>,
 ) -> Option<bool> {
     // SAFETY: forwarded from the contract.
     unsafe {
@@ -266,7 +270,7 @@ unsafe extern "C-unwind" fn acquire(
             args,
             kwargs,
             || Ok(lock.try_acquire()),
-            |timeout| lock.acquire_with(timeout),
+            |timeout, since| lock.acquire_resuming(timeout, since),
         );
         match acquired {
             Some(acquired) => {

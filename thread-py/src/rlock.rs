@@ -88,7 +88,7 @@ unsafe extern "C-unwind" fn acquire(
             args,
             kwargs,
             || rlock.acquire_with(Timeout::NonBlocking),
-            |timeout| rlock.acquire_with(timeout),
+            |timeout, since| rlock.acquire_resuming(timeout, since),
         );
         match acquired {
             Some(acquired) => py_bool(acquired),

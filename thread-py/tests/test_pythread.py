@@ -334,6 +334,42 @@ class SignalHandledOnAnotherThread(unittest.TestCase):
                          "returned None [('KeyboardInterrupt', None, None)] [True]")
 
 
+class MainThreadWaitsInSlices(unittest.TestCase):
+    """The main thread waits in slices of 50 ms, running signal handlers between them; every
+    slice keeps the place in the lock's queue that the first one took. Workers that hold the lock
+    longer than a slice and queue again as soon as they release it would otherwise send a main
+    thread that went to the back of the queue with each slice to the back forever."""
+
+    # proves: LOCK-15, RLOCK-6, R-4
+    def test_main_thread_is_not_starved_by_workers_that_queue_again(self):
+        self.assertIs(threading.current_thread(), threading.main_thread())
+        for factory in (_thread.allocate_lock, _thread.RLock):
+            with self.subTest(lock=factory.__name__):
+                lock = factory()
+                stop = False
+                # The workers give up after 10 s even if the main thread never gets the lock.
+                give_up = time.monotonic() + 10
+
+                def worker():
+                    while not stop and time.monotonic() < give_up:
+                        with lock:
+                            time.sleep(0.08)
+
+                workers = [threading.Thread(target=worker) for _ in range(3)]
+                for t in workers:
+                    t.start()
+                time.sleep(0.2)  # the workers are cycling, two of them queued
+                started = time.monotonic()
+                self.assertTrue(lock.acquire())
+                waited = time.monotonic() - started
+                stop = True
+                lock.release()
+                for t in workers:
+                    t.join()
+                # Two or three holds of 0.08 s are ahead of it; starved, it would wait 10 s.
+                self.assertLess(waited, 5, "the main thread waited %.2f s" % waited)
+
+
 class Shutdown(unittest.TestCase):
     # proves: SPAWN-6, SPAWN-9
     def test_daemon_threads_at_shutdown(self):

@@ -63,12 +63,14 @@ impl PyLock {
         if no_wait(timeout) {
             return Ok(false);
         }
+        // Every slice resumes the first one's wait, in its place among the waiters.
+        let since = thread_core::wait::now();
         let acquired = wait_in_slices(
             vm,
             timeout_duration(timeout),
             |limit| {
                 self.inner
-                    .acquire_with(limit.map_or(Timeout::Forever, Timeout::Within))
+                    .acquire_resuming(limit.map_or(Timeout::Forever, Timeout::Within), since)
                     .map(|acquired| acquired.then_some(()))
             },
             |e| lock_error(vm, e),
