@@ -218,78 +218,11 @@ class Signals(unittest.TestCase):
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
 
 
-SIGNAL_ELSEWHERE = """
-    import _thread, dis, os, signal, sys, time
-    assert _thread.__name__ == "pythread", _thread
-    kind = sys.argv[1]
-    SIG = signal.SIGUSR1
-    # How long the wait would take without the signal (then it reports that it was not ended).
-    UNTIL = 10.0
-    # The main thread never runs the C handler: the kernel cannot interrupt its wait.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {SIG})
-
-    lock = _thread.allocate_lock(); lock.acquire()
-    rlock = _thread.RLock()
-    rlock_held = _thread.allocate_lock(); rlock_held.acquire()
-    def hold_rlock():
-        rlock.acquire(); rlock_held.release(); time.sleep(UNTIL + 5)
-    if kind == "rlock":
-        _thread.start_new_thread(hold_rlock, ())
-        rlock_held.acquire()
-    if kind in ("join", "shutdown"):
-        handle = _thread.start_joinable_thread(lambda: time.sleep(UNTIL), daemon=False)
-
-    # Each wait is one call in a function of its own, so that the handler can tell from its
-    # frame whether the main thread was already inside the call.
-    def wait_lock(): return lock.acquire(timeout=UNTIL)
-    def wait_lock_forever(): return lock.acquire()
-    def wait_rlock(): return rlock.acquire(timeout=UNTIL)
-    def wait_join(): return handle.join()
-    def wait_shutdown(): return _thread._shutdown()
-    waiting = {"lock": wait_lock, "lock-forever": wait_lock_forever, "rlock": wait_rlock,
-               "join": wait_join, "shutdown": wait_shutdown}[kind]
-    call = next(i.offset for i in dis.get_instructions(waiting) if i.opname.startswith("CALL"))
-
-    # True: the handler ran inside the wait, and raised.
-    calls = []
-    def handler(signum, frame):
-        inside = frame is not None and frame.f_code is waiting.__code__ and frame.f_lasti >= call
-        calls.append(inside)
-        if inside:
-            raise KeyboardInterrupt("handled on the main thread")
-    signal.signal(SIG, handler)
-
-    def send():
-        # This thread takes the signal: its C handler runs here and only marks it pending.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {SIG})
-        deadline = time.monotonic() + UNTIL
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            seen = len(calls)
-            signal.pthread_kill(_thread.get_ident(), SIG)
-            while len(calls) == seen and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if calls[seen:] == [True]:
-                return
-            # The handler ran before the main thread was waiting: send it again.
-        if kind == "lock-forever":
-            lock.release()
-    reports = []
-    sys.unraisablehook = lambda u: reports.append((u.exc_type.__name__, u.err_msg, u.object))
-    _thread.start_new_thread(send, ())
-    start = time.monotonic()
-    try:
-        result = waiting()
-    except KeyboardInterrupt as error:
-        outcome = "raised %s" % error
-    else:
-        outcome = "returned %r" % (result,)
-    print(outcome, reports, calls[-1:], time.monotonic() - start, flush=True)
-    os._exit(0)
-"""
+# The script of the signal-on-another-thread tests, shared with thread-rustpython's.
+SIGNAL_ELSEWHERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "signal_elsewhere.py")
 
 
-@unittest.skipUnless(hasattr(signal, "pthread_kill"), "needs pthread_kill")
+@unittest.skipUnless(hasattr(signal, "pthread_sigmask"), "needs pthread_sigmask")
 class SignalHandledOnAnotherThread(unittest.TestCase):
     """A signal whose C handler runs on another thread (the main thread blocks it) never
     interrupts the main thread's futex wait, and CPython's handler wakes nothing: the main thread
@@ -298,7 +231,7 @@ class SignalHandledOnAnotherThread(unittest.TestCase):
 
     def run_wait(self, kind):
         result = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(SIGNAL_ELSEWHERE), kind],
+            [sys.executable, SIGNAL_ELSEWHERE, kind],
             capture_output=True, text=True, timeout=60,
             env=dict(os.environ, PYTHREAD_AS_THREAD="1"))
         self.assertEqual(result.returncode, 0, result.stderr)

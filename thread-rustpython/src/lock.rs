@@ -6,7 +6,8 @@ use rustpython_vm::builtins::PyType;
 use rustpython_vm::function::{FuncArgs, TimeoutSeconds};
 use rustpython_vm::types::{Constructor, Representable};
 use rustpython_vm::{AsObject, FromArgs, Py, PyPayload, PyResult, VirtualMachine, pyclass};
-use thread_lock::{Lock, Timeout, parse_timeout};
+use thread_core::wait::Nanos;
+use thread_lock::{Lock, LockError, Timeout, parse_timeout};
 
 use crate::errors::lock_error;
 use crate::wait::wait_in_slices;
@@ -41,6 +42,28 @@ pub(crate) fn timeout_duration(timeout: Timeout) -> Option<Duration> {
     }
 }
 
+/// The wait of a blocking acquire whose first try failed, for `timeout` (checked, not a
+/// non-blocking one): `acquire` is thread-lock's acquire resuming a wait begun at the given time,
+/// so that every slice of the main thread's wait keeps the place in the queue that the first one
+/// took. Whether the lock was taken, or a signal handler's error.
+pub(crate) fn wait_to_acquire(
+    vm: &VirtualMachine,
+    timeout: Timeout,
+    acquire: impl Fn(Timeout, Nanos) -> Result<bool, LockError>,
+) -> PyResult<bool> {
+    let since = thread_core::wait::now();
+    let acquired = wait_in_slices(
+        vm,
+        timeout_duration(timeout),
+        |limit| {
+            acquire(limit.map_or(Timeout::Forever, Timeout::Within), since)
+                .map(|acquired| acquired.then_some(()))
+        },
+        |e| lock_error(vm, e),
+    )?;
+    Ok(acquired.is_some())
+}
+
 /// `_thread.lock`: a lock any thread may release.
 #[pyclass(module = "_thread", name = "lock")]
 #[derive(Debug, PyPayload)]
@@ -63,19 +86,9 @@ impl PyLock {
         if no_wait(timeout) {
             return Ok(false);
         }
-        // Every slice resumes the first one's wait, in its place among the waiters.
-        let since = thread_core::wait::now();
-        let acquired = wait_in_slices(
-            vm,
-            timeout_duration(timeout),
-            |limit| {
-                self.inner
-                    .acquire_resuming(limit.map_or(Timeout::Forever, Timeout::Within), since)
-                    .map(|acquired| acquired.then_some(()))
-            },
-            |e| lock_error(vm, e),
-        )?;
-        Ok(acquired.is_some())
+        wait_to_acquire(vm, timeout, |timeout, since| {
+            self.inner.acquire_resuming(timeout, since)
+        })
     }
 }
 

@@ -9,8 +9,8 @@ use thread_core::Ident;
 use thread_lock::{RLock, RLockState, Timeout};
 
 use crate::errors::lock_error;
-use crate::lock::{AcquireArgs, no_wait, timeout_duration};
-use crate::wait::{detached, wait_in_slices};
+use crate::lock::{AcquireArgs, no_wait, wait_to_acquire};
+use crate::wait::detached;
 
 /// `_thread.RLock`: a reentrant lock owned by the thread that acquired it.
 #[pyclass(module = "_thread", name = "RLock")]
@@ -33,19 +33,9 @@ impl PyRLock {
         if no_wait(timeout) {
             return Ok(false);
         }
-        // Every slice resumes the first one's wait, in its place among the waiters.
-        let since = thread_core::wait::now();
-        let acquired = wait_in_slices(
-            vm,
-            timeout_duration(timeout),
-            |limit| {
-                self.inner
-                    .acquire_resuming(limit.map_or(Timeout::Forever, Timeout::Within), since)
-                    .map(|acquired| acquired.then_some(()))
-            },
-            |e| lock_error(vm, e),
-        )?;
-        Ok(acquired.is_some())
+        wait_to_acquire(vm, timeout, |timeout, since| {
+            self.inner.acquire_resuming(timeout, since)
+        })
     }
 }
 

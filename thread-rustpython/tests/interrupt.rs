@@ -342,72 +342,11 @@ print('joined', flush=True)
     assert!(output.contains("del ran\njoined"), "{output}");
 }
 
-/// A signal that the main thread blocks, raised on another thread (`signal.raise_signal` there:
-/// the C handler runs on that thread and only records it), never interrupts the main thread's
-/// futex wait; the wait still runs the Python handler within a slice, and a handler that raises
-/// ends it long before what it waits for would happen (10 s). The handler raises only when the
-/// main thread is inside the wait's call (its frame says so); otherwise the signal is sent again.
-const SIGNAL_ELSEWHERE: &str = r#"
-import _thread, dis, signal, sys, time
-kind = sys.argv[-1]
-SIG = signal.SIGUSR1
-UNTIL = 10.0
-signal.pthread_sigmask(signal.SIG_BLOCK, {SIG})
-
-lock = _thread.allocate_lock(); lock.acquire()
-rlock = _thread.RLock()
-rlock_held = _thread.allocate_lock(); rlock_held.acquire()
-def hold_rlock():
-    rlock.acquire(); rlock_held.release(); time.sleep(UNTIL + 5)
-if kind == "rlock":
-    _thread.start_new_thread(hold_rlock, ())
-    rlock_held.acquire()
-if kind in ("join", "shutdown"):
-    handle = _thread.start_joinable_thread(lambda: time.sleep(UNTIL), daemon=False)
-
-def wait_lock(): return lock.acquire(timeout=UNTIL)
-def wait_lock_forever(): return lock.acquire()
-def wait_rlock(): return rlock.acquire(timeout=UNTIL)
-def wait_join(): return handle.join()
-def wait_shutdown(): return _thread._shutdown()
-waiting = {"lock": wait_lock, "lock-forever": wait_lock_forever, "rlock": wait_rlock,
-           "join": wait_join, "shutdown": wait_shutdown}[kind]
-call = next(i.offset for i in dis.get_instructions(waiting) if i.opname.startswith("CALL"))
-
-calls = []
-def handler(signum, frame):
-    frame = sys._getframe(1)
-    inside = frame.f_code is waiting.__code__ and frame.f_lasti >= call
-    calls.append(inside)
-    if inside:
-        raise KeyboardInterrupt("handled on the main thread")
-signal.signal(SIG, handler)
-
-def send():
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {SIG})
-    deadline = time.monotonic() + UNTIL
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        seen = len(calls)
-        signal.raise_signal(SIG)
-        while len(calls) == seen and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if calls[seen:] == [True]:
-            return
-    if kind == "lock-forever":
-        lock.release()
-_thread.start_new_thread(send, ())
-start = time.monotonic()
-try:
-    result = waiting()
-except KeyboardInterrupt as error:
-    outcome = "raised %s" % error
-else:
-    outcome = "returned %r" % (result,)
-print(outcome, calls[-1:], time.monotonic() - start, flush=True)
-import os
-os._exit(0)
-"#;
+/// The script of the signal-on-another-thread tests, shared with thread-py's (see its docstring):
+/// a signal that the main thread blocks, raised on another thread, never interrupts the main
+/// thread's futex wait; the wait still runs the Python handler within a slice, and a handler
+/// that raises ends it long before what it waits for would happen (10 s).
+const SIGNAL_ELSEWHERE: &str = include_str!("../../thread-py/tests/signal_elsewhere.py");
 
 /// Runs [`SIGNAL_ELSEWHERE`] for one kind of wait; checks that it was ended by the handler, in
 /// well under the 10 s it would otherwise take.
@@ -435,7 +374,7 @@ fn signal_elsewhere_ends(kind: &str) {
         .rsplit_once(' ')
         .unwrap_or_else(|| panic!("{kind}: no outcome; stderr:\n{stderr}"));
     assert_eq!(
-        outcome, "raised handled on the main thread [True]",
+        outcome, "raised handled on the main thread [] [True]",
         "{kind}: {stderr}"
     );
     let seconds: f64 = seconds.parse().expect("seconds");
