@@ -87,6 +87,7 @@ mod name;
 mod record;
 mod shutdown;
 pub mod signals;
+mod slices;
 mod spawn;
 mod stack;
 pub mod wait;
@@ -105,6 +106,7 @@ pub use interrupt::{
 };
 pub use name::set_name;
 pub use shutdown::{shutdown, shutdown_timeout};
+pub use slices::WaitSlices;
 pub use stack::stack_size;
 
 /// CPython's `_thread.daemon_threads_allowed()` (3.12+): always true here (CORE-8).

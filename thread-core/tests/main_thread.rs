@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use thread_core::{
-    Interrupt, SignalHandler, ThreadError, check_signals, get_ident, get_native_id, interrupt_main,
-    is_main_thread, main_thread_ident, set_main_thread, set_signal_handler, signals,
+    Interrupt, SignalHandler, ThreadError, WaitSlices, check_signals, get_ident, get_native_id,
+    interrupt_main, is_main_thread, main_thread_ident, set_main_thread, set_signal_handler,
+    signals,
 };
 
 /// proves: CORE-9
@@ -365,6 +366,35 @@ fn join_on_the_main_thread_is_interrupted_by_interrupt_main() {
     assert!(handle.is_done());
 }
 
+/// On the main thread a wait is cut into slices of at most the slice's length, and the slice
+/// that reaches the deadline is the last; on another thread the wait is one slice.
+/// proves: X-INTR-3
+fn wait_slices_cut_main_thread_waits() {
+    let ms = Duration::from_millis;
+    let mut slices = WaitSlices::new(Some(ms(120)), ms(50));
+    assert_eq!(slices.limit(), Some(ms(50)));
+    assert!(!slices.is_last(slices.limit()));
+    std::thread::sleep(ms(50));
+    slices.advance();
+    let left = slices.limit().unwrap();
+    assert!(left <= ms(50));
+    std::thread::sleep(ms(80));
+    slices.advance();
+    // The deadline has passed: a last slice of nothing.
+    assert_eq!(slices.limit(), Some(Duration::ZERO));
+    assert!(slices.is_last(slices.limit()));
+    let forever = WaitSlices::new(None, ms(50));
+    assert_eq!(forever.limit(), Some(ms(50)));
+    assert!(!forever.is_last(forever.limit()));
+    let elsewhere = std::thread::spawn(move || {
+        let slices = WaitSlices::new(Some(ms(120)), ms(50));
+        (slices.limit(), WaitSlices::new(None, ms(50)).limit())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(elsewhere, (Some(ms(120)), None));
+}
+
 fn main() -> ExitCode {
     let tests: &[(&str, fn())] = &[
         (
@@ -392,6 +422,10 @@ fn main() -> ExitCode {
             ignore_and_default_handlers_make_interrupt_main_do_nothing,
         ),
         ("marks_coalesce", marks_coalesce),
+        (
+            "wait_slices_cut_main_thread_waits",
+            wait_slices_cut_main_thread_waits,
+        ),
         (
             "check_runs_in_increasing_order_and_stops_at_first_failure",
             check_runs_in_increasing_order_and_stops_at_first_failure,

@@ -31,9 +31,9 @@
 //! [`wait_released`] and its callers, all `extern "C-unwind"` or plain Rust: nothing with a
 //! destructor is live across the call (the wait's outcome is a `Copy` value by then).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use thread_core::Interrupt;
+use thread_core::{Interrupt, WaitSlices};
 
 use crate::capi;
 
@@ -78,15 +78,9 @@ pub(crate) unsafe fn wait_released<T: Copy>(
     timed_out: T,
     mut wait: impl FnMut(Option<Duration>) -> Waited<T>,
 ) -> Option<T> {
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let sliced = thread_core::is_main_thread();
-    let mut remaining = timeout;
+    let mut slices = WaitSlices::new(timeout, SIGNAL_SLICE);
     loop {
-        let limit = match remaining {
-            Some(left) if sliced && left > SIGNAL_SLICE => Some(SIGNAL_SLICE),
-            None if sliced => Some(SIGNAL_SLICE),
-            other => other,
-        };
+        let limit = slices.limit();
         // SAFETY: we hold the GIL (contract); the state is given back below.
         let state = unsafe { capi::PyEval_SaveThread() };
         let outcome = wait(limit);
@@ -94,15 +88,13 @@ pub(crate) unsafe fn wait_released<T: Copy>(
         unsafe { capi::PyEval_RestoreThread(state) };
         match outcome {
             Waited::Done(value) => return Some(value),
-            Waited::TimedOut if limit == remaining => return Some(timed_out),
+            Waited::TimedOut if slices.is_last(limit) => return Some(timed_out),
             Waited::TimedOut | Waited::Interrupted => {
                 // SAFETY: we hold the GIL again.
                 if unsafe { capi::PyErr_CheckSignals() } != 0 {
                     return None;
                 }
-                if let Some(deadline) = deadline {
-                    remaining = Some(deadline.saturating_duration_since(Instant::now()));
-                }
+                slices.advance();
             }
         }
     }

@@ -26,11 +26,11 @@
 //! `crate::module`), and wakes the wait at once.
 
 use std::cell::{Cell, RefCell};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustpython_vm::builtins::PyBaseExceptionRef;
 use rustpython_vm::{AsObject, PyResult, VirtualMachine};
-use thread_core::Interrupt;
+use thread_core::{Interrupt, WaitSlices};
 
 thread_local! {
     /// The VM of this thread's current detached wait; null when none.
@@ -105,23 +105,15 @@ pub(crate) fn wait_in_slices<T, E>(
     mut wait: impl FnMut(Option<Duration>) -> Result<Option<T>, E>,
     error: impl Fn(E) -> PyBaseExceptionRef,
 ) -> PyResult<Option<T>> {
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let sliced = thread_core::is_main_thread();
-    let mut remaining = timeout;
+    let mut slices = WaitSlices::new(timeout, SIGNAL_SLICE);
     loop {
-        let limit = match remaining {
-            Some(left) if sliced && left > SIGNAL_SLICE => Some(SIGNAL_SLICE),
-            None if sliced => Some(SIGNAL_SLICE),
-            other => other,
-        };
+        let limit = slices.limit();
         match detached(vm, || wait(limit)) {
             Ok(Some(value)) => return Ok(Some(value)),
-            Ok(None) if limit == remaining => return Ok(None),
+            Ok(None) if slices.is_last(limit) => return Ok(None),
             Ok(None) => {
                 vm.check_signals()?;
-                if let Some(deadline) = deadline {
-                    remaining = Some(deadline.saturating_duration_since(Instant::now()));
-                }
+                slices.advance();
             }
             Err(e) => return Err(error(e)),
         }
