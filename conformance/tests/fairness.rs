@@ -76,10 +76,10 @@ fn an_rlock_waiter_is_not_starved_by_a_barging_thread() {
     waiter.join().unwrap();
 }
 
-/// Waits until `n` threads are queued on `lock`.
-fn wait_queued(lock: &Lock, n: usize) {
+/// Waits until `queued()` (a lock's waiter count) reaches `n`.
+fn wait_queued(queued: impl Fn() -> usize, n: usize) {
     let started = Instant::now();
-    while lock.__waiters() < n {
+    while queued() < n {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{n} waiters never queued"
@@ -103,7 +103,7 @@ fn a_resumed_wait_is_served_before_waiters_that_came_after_it_began() {
             order.lock().unwrap().push("later");
             lock.release().unwrap();
         });
-        wait_queued(&lock, 1);
+        wait_queued(|| lock.__waiters(), 1);
         s.spawn(|| {
             assert_eq!(
                 lock.acquire_resuming(thread_lock::Timeout::Forever, since),
@@ -112,7 +112,7 @@ fn a_resumed_wait_is_served_before_waiters_that_came_after_it_began() {
             order.lock().unwrap().push("resumed");
             lock.release().unwrap();
         });
-        wait_queued(&lock, 2);
+        wait_queued(|| lock.__waiters(), 2);
         lock.release().unwrap();
     });
     assert_eq!(*order.lock().unwrap(), ["resumed", "later"]);
@@ -132,9 +132,7 @@ fn a_resumed_rlock_wait_is_served_before_waiters_that_came_after_it_began() {
             order.lock().unwrap().push("later");
             rlock.release().unwrap();
         });
-        while rlock.__waiters() < 1 {
-            std::thread::yield_now();
-        }
+        wait_queued(|| rlock.__waiters(), 1);
         s.spawn(|| {
             assert_eq!(
                 rlock.acquire_resuming(thread_lock::Timeout::Forever, since),
@@ -143,9 +141,7 @@ fn a_resumed_rlock_wait_is_served_before_waiters_that_came_after_it_began() {
             order.lock().unwrap().push("resumed");
             rlock.release().unwrap();
         });
-        while rlock.__waiters() < 2 {
-            std::thread::yield_now();
-        }
+        wait_queued(|| rlock.__waiters(), 2);
         rlock.release().unwrap();
     });
     assert_eq!(*order.lock().unwrap(), ["resumed", "later"]);
@@ -174,7 +170,7 @@ fn a_wait_in_slices_is_not_starved_by_workers_that_queue_again() {
                 }
             });
         }
-        wait_queued(&lock, 2);
+        wait_queued(|| lock.__waiters(), 2);
         let since = thread_core::wait::now();
         let slice = thread_lock::Timeout::Within(Duration::from_millis(1));
         let started = Instant::now();

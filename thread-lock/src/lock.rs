@@ -98,7 +98,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn acquire_with(&self, timeout: Timeout) -> Result<bool, LockError> {
-        acquire_raw(&self.raw, timeout)
+        acquire_raw(&self.raw, timeout, None)
     }
 
     /// [`acquire_with`](Lock::acquire_with) as the continuation of a wait that began at
@@ -125,7 +125,7 @@ impl Lock {
         timeout: Timeout,
         waiting_since: Nanos,
     ) -> Result<bool, LockError> {
-        acquire_raw_resuming(&self.raw, timeout, waiting_since)
+        acquire_raw(&self.raw, timeout, Some(waiting_since))
     }
 
     /// One attempt, at once; no argument checks.
@@ -283,23 +283,23 @@ impl fmt::Debug for Lock {
     }
 }
 
-/// Every interruptible acquire (`Lock`'s and [`RLock`](crate::RLock)'s `acquire` and
-/// `acquire_with`) on the raw lock: the fast compare-and-swap, then [`wait`].
+/// Every interruptible acquire (`Lock`'s and [`RLock`](crate::RLock)'s `acquire`,
+/// `acquire_with` and `acquire_resuming`) on the raw lock: the fast compare-and-swap, then
+/// [`wait`]; `waiting_since`, when the acquire continues a wait that began then.
 #[inline]
-pub(crate) fn acquire_raw(raw: &RawLock, timeout: Timeout) -> Result<bool, LockError> {
-    // The outcome as a `bool` until the end (as in `Lock::acquire`).
-    let acquired = raw.try_lock_fast() || wait(raw, timeout, is_main_thread(), None)?;
-    Ok(acquired)
-}
-
-/// [`acquire_raw`] as the continuation of a wait that began at `waiting_since`.
-pub(crate) fn acquire_raw_resuming(
+pub(crate) fn acquire_raw(
     raw: &RawLock,
     timeout: Timeout,
-    waiting_since: Nanos,
+    waiting_since: Option<Nanos>,
 ) -> Result<bool, LockError> {
-    let fair_at = waiting_since.saturating_add(TIME_TO_BE_FAIR);
-    let acquired = raw.try_lock_fast() || wait(raw, timeout, is_main_thread(), Some(fair_at))?;
+    // The outcome as a `bool` until the end (as in `Lock::acquire`).
+    let acquired = raw.try_lock_fast()
+        || wait(
+            raw,
+            timeout,
+            is_main_thread(),
+            waiting_since.map(|since| since.saturating_add(TIME_TO_BE_FAIR)),
+        )?;
     Ok(acquired)
 }
 
@@ -308,7 +308,7 @@ pub(crate) fn acquire_raw_resuming(
 #[cold]
 #[inline(never)]
 fn acquire_checked(raw: &RawLock, blocking: bool, timeout: f64) -> Result<bool, LockError> {
-    acquire_raw(raw, parse_timeout(blocking, timeout)?)
+    acquire_raw(raw, parse_timeout(blocking, timeout)?, None)
 }
 
 /// The one way from an acquire to the parking lot, once the fast compare-and-swap failed: one

@@ -26,7 +26,7 @@
 
 use crate::clock::Nanos;
 use crate::error::LockError;
-use crate::lock::{acquire_raw, acquire_raw_resuming};
+use crate::lock::acquire_raw;
 use crate::loom::{AtomicU64, AtomicUsize};
 use crate::raw::RawLock;
 use crate::timeout::{Timeout, parse_timeout, surely_valid};
@@ -168,7 +168,7 @@ impl RLock {
     /// assert_eq!(rlock.recursion_count(), 2);
     /// ```
     pub fn acquire_with(&self, timeout: Timeout) -> Result<bool, LockError> {
-        let acquired = self.acquire_timeout(get_ident().as_u64(), timeout)?;
+        let acquired = self.acquire_timeout(get_ident().as_u64(), timeout, None)?;
         Ok(acquired)
     }
 
@@ -192,15 +192,8 @@ impl RLock {
         timeout: Timeout,
         waiting_since: Nanos,
     ) -> Result<bool, LockError> {
-        let me = get_ident().as_u64();
-        if self.owned_by(me) {
-            return self.add_level();
-        }
-        if !acquire_raw_resuming(&self.raw, timeout, waiting_since)? {
-            return Ok(false);
-        }
-        self.take_ownership(me);
-        Ok(true)
+        let acquired = self.acquire_timeout(get_ident().as_u64(), timeout, Some(waiting_since))?;
+        Ok(acquired)
     }
 
     /// The owner's re-acquire: one more level, or `OverflowError` with the count unchanged.
@@ -217,16 +210,21 @@ impl RLock {
     #[cold]
     #[inline(never)]
     fn acquire_checked(&self, me: u64, blocking: bool, timeout: f64) -> Result<bool, LockError> {
-        self.acquire_timeout(me, parse_timeout(blocking, timeout)?)
+        self.acquire_timeout(me, parse_timeout(blocking, timeout)?, None)
     }
 
     /// The owner's re-acquire, or the raw lock's acquire (the one path to the parking lot) and
     /// then ownership.
-    fn acquire_timeout(&self, me: u64, timeout: Timeout) -> Result<bool, LockError> {
+    fn acquire_timeout(
+        &self,
+        me: u64,
+        timeout: Timeout,
+        waiting_since: Option<Nanos>,
+    ) -> Result<bool, LockError> {
         if self.owned_by(me) {
             return self.add_level();
         }
-        if !acquire_raw(&self.raw, timeout)? {
+        if !acquire_raw(&self.raw, timeout, waiting_since)? {
             return Ok(false);
         }
         self.take_ownership(me);
