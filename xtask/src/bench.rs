@@ -143,6 +143,11 @@ const GOALS: &[Goal] = &[
         "contended/pl_mutex/2",
         1.0,
     ),
+    beside(
+        "contention",
+        "contended/thread_lock/2",
+        "contended/no_lock/2",
+    ),
     goal(
         "contention",
         "contended/thread_lock/4",
@@ -155,6 +160,11 @@ const GOALS: &[Goal] = &[
         "contended/pl_mutex/4",
         1.0,
     ),
+    beside(
+        "contention",
+        "contended/thread_lock/4",
+        "contended/no_lock/4",
+    ),
     goal(
         "contention",
         "contended/thread_lock/8",
@@ -166,6 +176,11 @@ const GOALS: &[Goal] = &[
         "contended/thread_lock/8",
         "contended/pl_mutex/8",
         1.0,
+    ),
+    beside(
+        "contention",
+        "contended/thread_lock/8",
+        "contended/no_lock/8",
     ),
     Goal {
         area: "timed wait",
