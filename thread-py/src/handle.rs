@@ -3,9 +3,10 @@
 //!
 //! A `_ThreadHandle()` exists before its thread is started (`start_joinable_thread(f,
 //! handle=h)`), so the object keeps its own not-started state; once started it holds the
-//! thread-core handle. `_make_thread_handle(0)` (CPython accepts ident 0) is a handle on no
-//! thread: thread-core's handles need a real ident, so it gets one no thread can have
-//! (`u64::MAX`) and shows 0.
+//! thread-core handle. A start that could not create the thread leaves the handle done, as
+//! CPython's does: it cannot be started again, and joining it returns at once.
+//! `_make_thread_handle(0)` (CPython accepts ident 0) is a handle on no thread: thread-core's
+//! handles need a real ident, so it gets one no thread can have (`u64::MAX`) and shows 0.
 //!
 //! # Unwinding
 //!
@@ -25,6 +26,7 @@ use crate::args::Seconds;
 use crate::capi;
 use crate::errors::{raise, raise_thread_error};
 use crate::object::{self, Takes, alloc, none, plain, py_bool, slot};
+use crate::sub_interpreters;
 use crate::wait::{Waited, wait_released};
 
 /// A started handle, and the ident it shows.
@@ -33,12 +35,15 @@ struct Started {
     ident: u64,
 }
 
+/// What became of a start: the thread, or (`None`) a start that created no thread.
+type Start = Option<Started>;
+
 /// The instance layout of `_thread._ThreadHandle`.
 #[repr(C)]
 struct HandleObject {
     base: PyObject,
-    /// Set once, with the GIL held, when the thread starts.
-    started: OnceLock<Started>,
+    /// Set once, with the GIL held, when a start is tried.
+    start: OnceLock<Start>,
 }
 
 static HANDLE_TYPE: AtomicPtr<PyTypeObject> = AtomicPtr::new(null_mut());
@@ -77,41 +82,61 @@ unsafe fn new_of(type_: *mut PyTypeObject) -> *mut PyObject {
     unsafe {
         let object = alloc(type_);
         if !object.is_null() {
-            addr_of_mut!((*object.cast::<HandleObject>()).started).write(OnceLock::new());
+            addr_of_mut!((*object.cast::<HandleObject>()).start).write(OnceLock::new());
         }
         object
     }
 }
 
-/// The started state of a handle object.
+/// What became of the handle's start (`None`: not tried yet).
 ///
 /// # Safety
 ///
 /// `object` is a live handle; the reference does not outlive it.
-unsafe fn started<'a>(object: *mut PyObject) -> Option<&'a Started> {
+unsafe fn start<'a>(object: *mut PyObject) -> Option<&'a Start> {
     // SAFETY: forwarded from the contract.
-    unsafe { (*object.cast::<HandleObject>()).started.get() }
+    unsafe { (*object.cast::<HandleObject>()).start.get() }
 }
 
-/// Whether the handle's thread was started.
+/// The handle's thread, if one was started.
 ///
 /// # Safety
 ///
-/// As [`started`].
+/// As [`start`].
+unsafe fn started<'a>(object: *mut PyObject) -> Option<&'a Started> {
+    // SAFETY: forwarded from the contract.
+    unsafe { start(object) }.and_then(Option::as_ref)
+}
+
+/// Whether a start of the handle was tried, successful or not: it may not be started again.
+///
+/// # Safety
+///
+/// As [`start`].
 pub(crate) unsafe fn is_started(object: *mut PyObject) -> bool {
     // SAFETY: forwarded from the contract.
-    unsafe { started(object) }.is_some()
+    unsafe { start(object) }.is_some()
 }
 
 /// Records the started thread in a not-started handle.
 ///
 /// # Safety
 ///
-/// As [`started`]; the caller holds the GIL and checked [`is_started`] under it.
+/// As [`start`]; the caller holds the GIL and checked [`is_started`] under it.
 pub(crate) unsafe fn set_started(object: *mut PyObject, handle: ThreadHandle) {
     let ident = handle.ident().as_u64();
     // SAFETY: forwarded from the contract.
-    let _ = unsafe { &(*object.cast::<HandleObject>()).started }.set(Started { handle, ident });
+    let _ = unsafe { &(*object.cast::<HandleObject>()).start }.set(Some(Started { handle, ident }));
+}
+
+/// Records in a not-started handle that its start created no thread: the handle is done.
+///
+/// # Safety
+///
+/// As [`set_started`].
+pub(crate) unsafe fn set_start_failed(object: *mut PyObject) {
+    // SAFETY: forwarded from the contract.
+    let _ = unsafe { &(*object.cast::<HandleObject>()).start }.set(None);
 }
 
 /// `_ThreadHandle(*args, **kwargs)`: a handle not started yet; the arguments are ignored.
@@ -130,20 +155,25 @@ unsafe extern "C-unwind" fn ident(object: *mut PyObject, _: *mut c_void) -> *mut
     unsafe { ffi::PyLong_FromUnsignedLongLong(started(object).map_or(0, |s| s.ident)) }
 }
 
-/// `is_done()`.
+/// `is_done()`: the thread has ended, or its start failed.
 unsafe extern "C-unwind" fn is_done(object: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
     // SAFETY: as in `ident`.
-    py_bool(unsafe { started(object) }.is_some_and(|s| s.handle.is_done()))
+    py_bool(match unsafe { start(object) } {
+        Some(Some(started)) => started.handle.is_done(),
+        Some(None) => true,
+        None => false,
+    })
 }
 
 /// `_set_done()`: detaches the thread and marks the handle done (HANDLE-1).
 unsafe extern "C-unwind" fn set_done(object: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
     // SAFETY: as in `ident`.
-    match unsafe { started(object) } {
-        Some(started) => {
+    match unsafe { start(object) } {
+        Some(Some(started)) => {
             started.handle.set_done();
             none()
         }
+        Some(None) => none(),
         // SAFETY: we hold the GIL.
         None => unsafe { raise(ffi::PyExc_RuntimeError, c"thread not started") },
     }
@@ -174,8 +204,11 @@ unsafe extern "C-unwind" fn join(object: *mut PyObject, args: *mut PyObject) -> 
                 Err(()) => return null_mut(),
             }
         };
-        let Some(started) = started(object) else {
-            return raise(ffi::PyExc_RuntimeError, c"thread not started");
+        let started = match start(object) {
+            Some(Some(started)) => started,
+            // A failed start: done, nothing to wait for.
+            Some(None) => return none(),
+            None => return raise(ffi::PyExc_RuntimeError, c"thread not started"),
         };
         let handle = &started.handle;
         // `true`: joined (or timed out); `false`: the caller's own thread.
@@ -213,7 +246,7 @@ unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
 unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
     // SAFETY: CPython deallocates with the GIL, once; the field was initialised at creation.
     unsafe {
-        std::ptr::drop_in_place(addr_of_mut!((*object.cast::<HandleObject>()).started));
+        std::ptr::drop_in_place(addr_of_mut!((*object.cast::<HandleObject>()).start));
         object::free(object);
     }
 }
@@ -239,10 +272,10 @@ pub(crate) unsafe extern "C-unwind" fn make_thread_handle(
         // Ident 0 is no thread's: a stand-in no thread can have (module docs).
         let real = Ident::from_u64(value).or_else(|| Ident::from_u64(u64::MAX));
         if let Some(real) = real {
-            let _ = (*object.cast::<HandleObject>()).started.set(Started {
+            let _ = (*object.cast::<HandleObject>()).start.set(Some(Started {
                 handle: ThreadHandle::for_thread(real),
                 ident: value,
-            });
+            }));
         }
         object
     }
@@ -256,6 +289,29 @@ pub(crate) unsafe extern "C-unwind" fn shutdown(
     _module: *mut PyObject,
     _: *mut PyObject,
 ) -> *mut PyObject {
+    // SAFETY: CPython calls us with the GIL.
+    let interpreter = unsafe { ffi::PyInterpreterState_Get() };
+    let own = thread_core::get_ident();
+    if let Some(mut next) = sub_interpreters::next_to_join(interpreter, own) {
+        // A sub-interpreter waits for its own non-daemon threads, one after another. (The clone
+        // of the handle is the one value with a destructor live across the wait: dropping it
+        // only lowers a count.)
+        while let Some(handle) = next {
+            let once = |limit| match handle.join(limit) {
+                Ok(()) if handle.is_done() => Waited::Done(()),
+                Ok(()) => Waited::TimedOut,
+                Err(_) => Waited::Interrupted,
+            };
+            // SAFETY: we hold the GIL; the wait touches no Python object.
+            if unsafe { wait_released(None, (), once) }.is_none() {
+                // SAFETY: we hold the GIL; the interrupting exception is set.
+                unsafe { capi::PyErr_WriteUnraisable(null_mut()) };
+                return none();
+            }
+            next = sub_interpreters::next_to_join(interpreter, own).flatten();
+        }
+        return none();
+    }
     let once = |limit| match thread_core::shutdown_timeout(limit) {
         Ok(true) => Waited::Done(()),
         Ok(false) => Waited::TimedOut,

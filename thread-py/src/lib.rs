@@ -78,8 +78,11 @@
 //!   free-threaded build (`sys.abiflags` with `d` or `t`) or a 32-bit platform is an
 //!   `ImportError`, and so is a layout whose fields do not hold, for the importing thread and
 //!   interpreter, the values they must (the thread's own idents; the interpreter's id, 1 and 0).
-//! - Sub-interpreters share the module's type objects (one per process); isolated
-//!   sub-interpreters' refusals are honoured, but per-interpreter module state is not kept.
+//! - Sub-interpreters share the module's type objects (one per process); a legacy
+//!   sub-interpreter's `_count()` and 3.13 `_shutdown()` see only its own threads
+//!   (`sub_interpreters`), but no other per-interpreter module state is kept. An isolated
+//!   sub-interpreter (3.12+, its own GIL) cannot import the module: PyO3 refuses with an
+//!   `ImportError`, where the built-in loads.
 
 mod args;
 mod capi;
@@ -87,9 +90,11 @@ mod errors;
 mod handle;
 mod interpreter;
 mod lock;
+mod main_thread;
 mod object;
 mod rlock;
 mod spawn;
+mod sub_interpreters;
 mod wait;
 
 use std::ffi::{CStr, c_int};
@@ -127,10 +132,11 @@ unsafe extern "C-unwind" fn get_native_id(
     unsafe { ffi::PyLong_FromUnsignedLongLong(thread_core::get_native_id()) }
 }
 
-/// `_count()`: threads started by this module that are still running.
+/// `_count()`: threads started by this module that are still running (in a sub-interpreter,
+/// those it started).
 unsafe extern "C-unwind" fn count(_module: *mut PyObject, _: *mut PyObject) -> *mut PyObject {
     // SAFETY: CPython calls us with the GIL.
-    unsafe { ffi::PyLong_FromSize_t(thread_core::count()) }
+    unsafe { ffi::PyLong_FromSize_t(sub_interpreters::count(ffi::PyInterpreterState_Get())) }
 }
 
 /// `stack_size([size])`: sets the stack size of new threads (0: the platform default) and
@@ -355,7 +361,8 @@ fn made_type(py: Python<'_>, type_: *mut ffi::PyTypeObject) -> PyResult<Bound<'_
     unsafe { Bound::from_owned_ptr_or_err(py, type_.cast()) }
 }
 
-/// The module's initialisation, the one entry point through PyO3: it runs once, at import.
+// The module's initialisation, the one entry point through PyO3: it runs once, at import. (A
+// comment, not a doc comment: PyO3 would make a doc comment the module's `__doc__`.)
 #[pymodule]
 fn pythread(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -367,7 +374,11 @@ fn pythread(m: &Bound<'_, PyModule>) -> PyResult<()> {
     unsafe { interpreter::check_layouts(decided) }
         .map_err(pyo3::exceptions::PyImportError::new_err)?;
     wait::install();
+    // SAFETY: we hold the GIL (import).
+    unsafe { main_thread::follow_interpreter() };
     let builtin = builtin_thread(py)?;
+    // The built-in's docstring (the package's `__init__` copies it, for `help(_thread)`).
+    m.setattr("__doc__", builtin.getattr("__doc__")?)?;
     // SAFETY: we hold the GIL (import).
     let lock_type = made_type(py, unsafe { lock::make_type() })?;
     m.add("LockType", &lock_type)?;

@@ -37,6 +37,7 @@ use crate::errors::{raise, raise_thread_error};
 use crate::handle;
 use crate::interpreter::{Feature, FinalizingRefusal, Unraisable, profile};
 use crate::lock::{LockState, lock_of, new_lock};
+use crate::sub_interpreters;
 
 /// What a new thread runs: owned references, given up by the thread.
 struct Boot {
@@ -284,10 +285,15 @@ pub(crate) unsafe extern "C-unwind" fn start_joinable_thread(
         ffi::Py_DecRef(empty);
         match spawned {
             Some((_, Some(started))) => {
+                if daemon == 0 {
+                    sub_interpreters::add_non_daemon(ffi::PyInterpreterState_Get(), &started);
+                }
                 handle::set_started(handle_object, started);
                 handle_object
             }
             _ => {
+                // As CPython's: the handle is done, and refuses a second start.
+                handle::set_start_failed(handle_object);
                 ffi::Py_DecRef(handle_object);
                 null_mut()
             }
@@ -398,6 +404,7 @@ extern "C-unwind" fn body(arg: *mut c_void) {
     // SAFETY: `tstate` is ours and new; this may end the thread with pthread_exit at shutdown,
     // with nothing of ours to clean up (the references leak, as in CPython).
     unsafe { capi::PyEval_AcquireThread(tstate) };
+    sub_interpreters::thread_started(interpreter);
     // SAFETY: we hold the GIL; the references are ours.
     unsafe {
         let result = capi::PyObject_Call(function, args, kwargs);
@@ -416,6 +423,7 @@ extern "C-unwind" fn body(arg: *mut c_void) {
             capi::Py_DecRef(kwargs);
         }
     }
+    sub_interpreters::thread_finished(interpreter);
     // SAFETY: we hold the GIL with `tstate`, which is current; clearing and deleting it is how
     // CPython ends its own threads, and releases the GIL.
     unsafe {

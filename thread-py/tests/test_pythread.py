@@ -1213,6 +1213,146 @@ class AsTheBuiltinForUsers(unittest.TestCase):
                 self.assertEqual(outputs[1], outputs[0])
                 self.assertEqual(len(outputs[1][1]), 4)
 
+    # proves: PY-5, SPAWN-7
+    @unittest.skipUnless(sys.version_info >= (3, 13), "3.13's joinable threads")
+    def test_a_failed_start_leaves_the_handle_done(self):
+        # A stack no address space holds: the thread cannot be created. CPython marks the
+        # handle done: it cannot be started again, and joining it returns at once.
+        builtin, ours = run_both(FAILED_START)
+        self.assertEqual(ours, builtin)
+        self.assertEqual(ours.splitlines()[:3], [
+            "first: can't start new thread",
+            "after: True 0 None None None <_thread._ThreadHandle object: ident=0>",
+            "second: thread already started"])
+
+    # proves: CORE-9, PY-10
+    @unittest.skipUnless(hasattr(signal, "SIGINT"), "needs SIGINT")
+    def test_imported_first_on_another_thread(self):
+        # The python executable's main thread stays the main thread when another thread is the
+        # first to import pythread: `threading` names it, and its waits wake for Ctrl-C.
+        result = subprocess.run(
+            [sys.executable, "-c", IMPORTED_ON_ANOTHER_THREAD], capture_output=True, text=True,
+            timeout=60, env=child_env(False))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.splitlines(), [
+            "main thread named: True", "current thread: MainThread True", "KeyboardInterrupt"])
+
+    # proves: PY-1, PY-7
+    def test_a_legacy_subinterpreter_has_its_own_threads(self):
+        # Its `_count()` counts the threads it started, and its end (3.13: `_shutdown`) waits for
+        # those only, not for the main interpreter's, which here wait for the main thread.
+        try:
+            import _testcapi
+        except ImportError:
+            self.skipTest("needs _testcapi")
+        builtin, ours = run_both(SUBINTERPRETER_THREADS)
+        self.assertEqual(ours, builtin)
+        self.assertEqual(ours.splitlines(), [
+            "sub-interpreter counts: 0 1", "its end waited for the main interpreter's: False",
+            "its thread ran: True"])
+
+    # proves: PY-1
+    def test_module_docstring_is_the_builtins(self):
+        builtin, ours = run_both("import _thread; print(repr(_thread.__doc__))")
+        self.assertEqual(ours, builtin)
+
+
+SUBINTERPRETER_THREADS = r"""
+import os, threading, time
+import _testcapi
+release = threading.Event()
+workers = [threading.Thread(target=release.wait, args=(10,)) for _ in range(3)]
+for worker in workers:
+    worker.start()
+read_end, write_end = os.pipe()
+code = '''
+import os, sys
+if os.environ.get("PYTHREAD_AS_THREAD") == "1":
+    import pythread
+    sys.modules["_thread"] = pythread
+import _thread, threading, time
+os.write(%d, str(_thread._count()).encode() + b" ")
+def body():
+    time.sleep(0.1)
+    os.write(%d, b"ran\\n")
+thread = threading.Thread(target=body)
+thread.start()
+os.write(%d, str(_thread._count()).encode() + b"\\n")
+''' % (write_end, write_end, write_end)
+start = time.monotonic()
+assert _testcapi.run_in_subinterp(code) == 0
+took = time.monotonic() - start
+release.set()
+for worker in workers:
+    worker.join()
+written = os.read(read_end, 100).decode().splitlines()
+print("sub-interpreter counts:", written[0])
+print("its end waited for the main interpreter's:", took >= 9)
+print("its thread ran:", written[1] == "ran")
+"""
+
+FAILED_START = """
+import _thread, threading
+_thread.stack_size(1 << 50)
+h = _thread._ThreadHandle()
+try:
+    _thread.start_joinable_thread(print, handle=h)
+except RuntimeError as e:
+    print("first:", e)
+_thread.stack_size(0)
+print("after:", h.is_done(), h.ident, h.join(0.1), h.join(), h._set_done(), repr(h))
+try:
+    _thread.start_joinable_thread(print, handle=h)
+except RuntimeError as e:
+    print("second:", e)
+_thread.stack_size(1 << 50)
+th = threading.Thread(target=print, args=("ran",))
+try:
+    th.start()
+except RuntimeError as e:
+    print("thread first:", e)
+_thread.stack_size(0)
+print("thread after:", th.is_alive(), th._handle.is_done(), repr(th).split(", ")[-1])
+try:
+    th.start()
+except RuntimeError as e:
+    print("thread second:", e)
+try:
+    th.join(0.1)
+except RuntimeError as e:
+    print("thread join:", e)
+"""
+
+IMPORTED_ON_ANOTHER_THREAD = """
+import _thread, os, signal, sys, time
+assert _thread.__name__ == "_thread"
+imported = _thread.allocate_lock()
+imported.acquire()
+def first_import():
+    import pythread
+    imported.release()
+_thread.start_new_thread(first_import, ())
+imported.acquire()
+import pythread
+sys.modules["_thread"] = pythread
+import threading
+named = getattr(pythread, "_get_main_thread_ident", pythread.get_ident)()
+print("main thread named:", named == pythread.get_ident(), flush=True)
+print("current thread:", threading.current_thread().name,
+      threading.current_thread() is threading.main_thread(), flush=True)
+lock = pythread.allocate_lock()
+lock.acquire()
+def interrupt():
+    time.sleep(0.2)
+    os.kill(os.getpid(), signal.SIGINT)
+pythread.start_new_thread(interrupt, ())
+try:
+    # Not woken by the signal, the wait would run to its timeout and print False.
+    print("acquired:", lock.acquire(timeout=20), flush=True)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+"""
+
 
 if __name__ == "__main__":
     unittest.main()
