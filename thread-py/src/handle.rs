@@ -339,8 +339,9 @@ pub(crate) unsafe extern "C-unwind" fn get_main_thread_ident(
 ///
 /// # Safety
 ///
-/// The caller holds the GIL.
-pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
+/// The caller holds the GIL; `twin` is null or the built-in `_thread`'s type of the same name
+/// (its docstrings are copied).
+pub(crate) unsafe fn make_type(twin: *mut PyObject) -> *mut PyTypeObject {
     let make = || {
         let methods = vec![
             plain(c"is_done", is_done, Takes::Nothing, c""),
@@ -388,6 +389,7 @@ pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
                 c"_thread._ThreadHandle",
                 size_of::<HandleObject>(),
                 flags,
+                twin,
                 slots,
                 methods,
                 vec![],

@@ -86,6 +86,7 @@
 
 mod args;
 mod capi;
+mod docs;
 mod errors;
 mod handle;
 mod interpreter;
@@ -379,17 +380,27 @@ fn pythread(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let builtin = builtin_thread(py)?;
     // The built-in's docstring (the package's `__init__` copies it, for `help(_thread)`).
     m.setattr("__doc__", builtin.getattr("__doc__")?)?;
-    // SAFETY: we hold the GIL (import).
-    let lock_type = made_type(py, unsafe { lock::make_type() })?;
+    // The built-in's types, whose docstrings ours take (`docs`).
+    let twin = |name: &str| builtin.getattr(name).ok();
+    let twin_pointer =
+        |twin: &Option<Bound<'_, PyAny>>| twin.as_ref().map_or(null_mut(), |t| t.as_ptr());
+    let lock_twin = twin("LockType");
+    // SAFETY: we hold the GIL (import); the twin is alive for the call.
+    let lock_type = made_type(py, unsafe { lock::make_type(twin_pointer(&lock_twin)) })?;
     m.add("LockType", &lock_type)?;
     if profile().has_thread_handles {
         m.add("lock", &lock_type)?;
+        let handle_twin = twin("_ThreadHandle");
         // SAFETY: as above.
-        let handle_type = unsafe { handle::make_type() };
+        let handle_type = unsafe { handle::make_type(twin_pointer(&handle_twin)) };
         m.add("_ThreadHandle", made_type(py, handle_type)?)?;
     }
-    // SAFETY: as above.
-    m.add("RLock", made_type(py, unsafe { rlock::make_type() })?)?;
+    let rlock_twin = twin("RLock");
+    m.add(
+        "RLock",
+        // SAFETY: as above.
+        made_type(py, unsafe { rlock::make_type(twin_pointer(&rlock_twin)) })?,
+    )?;
     // The functions are `_thread`'s: their `__module__` (threading's `__all__` test counts them
     // by it) and their messages ("_thread.get_ident() takes no arguments") say so.
     let module_name = pyo3::types::PyString::new(py, "_thread");
@@ -401,7 +412,13 @@ fn pythread(m: &Bound<'_, PyModule>) -> PyResult<()> {
                 ml_name: alias.as_ptr(),
                 ..definition
             }));
-        for definition in named {
+        for mut definition in named {
+            // SAFETY: `ml_name` is a static C string.
+            let name = unsafe { CStr::from_ptr(definition.ml_name) };
+            // SAFETY: we hold the GIL (import); the built-in module is alive.
+            if let Some(doc) = unsafe { docs::twin_doc(builtin.as_ptr(), name) } {
+                definition.ml_doc = doc.as_ptr();
+            }
             let definition: &'static mut ffi::PyMethodDef = Box::leak(Box::new(definition));
             // SAFETY: the definition is leaked (it outlives the function); we hold the GIL.
             let function = unsafe {

@@ -384,8 +384,9 @@ unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
 ///
 /// # Safety
 ///
-/// The caller holds the GIL.
-pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
+/// The caller holds the GIL; `twin` is null or the built-in `_thread`'s type of the same name
+/// (its docstrings are copied).
+pub(crate) unsafe fn make_type(twin: *mut PyObject) -> *mut PyTypeObject {
     let make = || {
         let acquire_doc = c"acquire($self, /, blocking=True, timeout=-1)\n--\n\nLock the lock.";
         let methods = vec![
@@ -439,6 +440,7 @@ pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
                 c"_thread.lock",
                 size_of::<LockObject>(),
                 flags,
+                twin,
                 slots,
                 methods,
                 members,

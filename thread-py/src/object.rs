@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::ffi::{self, PyMemberDef, PyMethodDef, PyMethodDefPointer, PyObject, PyTypeObject};
 
+use crate::docs;
+
 /// A method taking `(self, args, kwargs)` (`METH_VARARGS | METH_KEYWORDS`).
 pub(crate) type WithKeywords =
     unsafe extern "C-unwind" fn(*mut PyObject, *mut PyObject, *mut PyObject) -> *mut PyObject;
@@ -90,17 +92,37 @@ pub(crate) fn slot(slot: c_int, function: *mut c_void) -> ffi::PyType_Slot {
 /// Makes a heap type `name` (`"_thread.lock"`) of `basicsize` bytes from its slots, methods and
 /// members (each list is closed with its sentinel here). Null with an exception set on failure.
 ///
+/// `twin` is the built-in `_thread`'s type of the same name, or null: the type's and the
+/// methods' docstrings and text signatures are copied from it where it has them
+/// ([`docs::twin_doc`]); the ones given here stand for the others.
+///
 /// # Safety
 ///
-/// The caller holds the GIL; the slots' functions match the slots.
+/// The caller holds the GIL; the slots' functions match the slots; `twin` is null or live.
 pub(crate) unsafe fn make_type(
     name: &'static CStr,
     basicsize: usize,
     flags: u64,
+    twin: *mut PyObject,
     mut slots: Vec<ffi::PyType_Slot>,
     mut methods: Vec<PyMethodDef>,
     mut members: Vec<PyMemberDef>,
 ) -> *mut PyTypeObject {
+    for method in &mut methods {
+        // SAFETY: `ml_name` is a static C string; we hold the GIL (contract).
+        if let Some(doc) = unsafe { docs::twin_doc(twin, CStr::from_ptr(method.ml_name)) } {
+            method.ml_doc = doc.as_ptr();
+        }
+    }
+    let short_name = name.to_bytes().rsplit(|&byte| byte == b'.').next();
+    if let Some(doc) = short_name
+        .and_then(|short| std::ffi::CString::new(short).ok())
+        // SAFETY: as above.
+        .and_then(|short| unsafe { docs::twin_type_doc(twin, &short) })
+    {
+        slots.retain(|slot| slot.slot != ffi::Py_tp_doc);
+        slots.push(slot(ffi::Py_tp_doc, doc.as_ptr() as *mut c_void));
+    }
     methods.push(PyMethodDef::zeroed());
     members.push(PyMemberDef::default());
     slots.push(slot(ffi::Py_tp_methods, methods.leak().as_mut_ptr().cast()));

@@ -271,8 +271,9 @@ unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
 ///
 /// # Safety
 ///
-/// The caller holds the GIL.
-pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
+/// The caller holds the GIL; `twin` is null or the built-in `_thread`'s type of the same name
+/// (its docstrings are copied).
+pub(crate) unsafe fn make_type(twin: *mut PyObject) -> *mut PyTypeObject {
     let make = || {
         let mut methods = vec![
             with_keywords(
@@ -331,6 +332,7 @@ pub(crate) unsafe fn make_type() -> *mut PyTypeObject {
                 c"_thread.RLock",
                 size_of::<RLockObject>(),
                 flags,
+                twin,
                 slots,
                 methods,
                 members,

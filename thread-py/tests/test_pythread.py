@@ -1252,6 +1252,17 @@ class AsTheBuiltinForUsers(unittest.TestCase):
             "its thread ran: True"])
 
     # proves: PY-1
+    def test_docstrings_and_signatures_are_the_builtins(self):
+        builtin, ours = run_both(DOCSTRINGS)
+        import json
+        builtin, ours = json.loads(builtin), json.loads(ours)
+        self.assertEqual(sorted(ours), sorted(builtin))
+        for key in builtin:
+            with self.subTest(key):
+                self.assertEqual(ours[key], builtin[key])
+        self.assertIn("allocate_lock", builtin)
+
+    # proves: PY-1
     def test_module_docstring_is_the_builtins(self):
         builtin, ours = run_both("import _thread; print(repr(_thread.__doc__))")
         self.assertEqual(ours, builtin)
@@ -1289,6 +1300,29 @@ written = os.read(read_end, 100).decode().splitlines()
 print("sub-interpreter counts:", written[0])
 print("its end waited for the main interpreter's:", took >= 9)
 print("its thread ran:", written[1] == "ran")
+"""
+
+DOCSTRINGS = r"""
+import _thread, inspect, json
+def describe(thing):
+    try:
+        signature = str(inspect.signature(thing))
+    except (TypeError, ValueError) as error:
+        signature = type(error).__name__
+    return [thing.__doc__, getattr(thing, "__text_signature__", None), signature]
+seen = {}
+for name in dir(_thread):
+    if name.startswith("__") or name == "pythread" or name in ("_local", "_excepthook", "_ExceptHookArgs"):
+        continue
+    thing = getattr(_thread, name)
+    if isinstance(thing, type):
+        seen[name] = describe(thing)
+        for attribute, value in sorted(vars(thing).items()):
+            if callable(value) and not attribute.startswith("__") or attribute in ("__enter__", "__exit__"):
+                seen[name + "." + attribute] = describe(getattr(thing, attribute))
+    elif callable(thing):
+        seen[name] = describe(thing)
+print(json.dumps(seen))
 """
 
 FAILED_START = """
