@@ -5,6 +5,11 @@
 # "rows": {name: nanoseconds per operation}}, each value the fastest of REPEATS timings: on a
 # loaded machine a timing can only be slowed by other work, never sped up, so the fastest is the
 # one closest to the operation's own cost (timeit's advice), where a median moves with the load.
+#
+# With pythread, the rows that need no `threading` are also timed on the built-in module in this
+# same process, each timing of one module next to one of the other ("builtin_rows"): a process
+# can run slower or faster than the next for its whole life on a shared machine (its processor,
+# its neighbours), which timings in separate processes cannot tell from the modules' own costs.
 import json
 import sys
 import time
@@ -27,19 +32,46 @@ def per_op(run, number):
     return min(run(number) / number for _ in range(REPEATS)) * 1e9
 
 
-def calibrated(run):
-    """per_op with a loop count sized so each timing takes about TARGET_SECONDS."""
+def per_op_side_by_side(runs, number):
+    """per_op of each of `runs`, their timings taken in turn (one of each, REPEATS times)."""
+    for run in runs:
+        run(max(1, number // 10))  # warm up
+    fastest = [float("inf")] * len(runs)
+    for _ in range(REPEATS):
+        for i, run in enumerate(runs):
+            fastest[i] = min(fastest[i], run(number) / number)
+    return [value * 1e9 for value in fastest]
+
+
+def loop_count(run):
+    """A loop count for `run` with which a timing takes about TARGET_SECONDS."""
     number = 1
     while True:
         took = run(number)
         if took >= TARGET_SECONDS / 10 or number >= 1 << 24:
             break
         number *= 4
-    number = max(1, int(number * (TARGET_SECONDS / max(took, 1e-9))))
-    return per_op(run, number)
+    return max(1, int(number * (TARGET_SECONDS / max(took, 1e-9))))
 
 
-def statement(body, setup):
+def calibrated(run):
+    """per_op with a loop count sized so each timing takes about TARGET_SECONDS."""
+    return per_op(run, loop_count(run))
+
+
+def builtin_module():
+    """The built-in `_thread` as a module object of its own, `sys.modules` left as it is."""
+    import _imp
+    import importlib.machinery
+    spec = importlib.machinery.ModuleSpec("_thread", importlib.machinery.BuiltinImporter,
+                                          origin="built-in")
+    module = _imp.create_builtin(spec)
+    _imp.exec_builtin(module)
+    assert getattr(module, "__file__", None) is None, module
+    return module
+
+
+def statement(body, setup, module=_thread):
     """A timing function for `body` run in a loop, compiled once (as timeit does)."""
     source = (
         "def run(number, perf_counter=time.perf_counter):\n"
@@ -49,12 +81,12 @@ def statement(body, setup):
         f"        {body}\n"
         "    return perf_counter() - started\n"
     )
-    namespace = {"time": time, "_thread": _thread}
+    namespace = {"time": time, "_thread": module}
     exec(source, namespace)
     return namespace["run"]
 
 
-def start_and_join(number):
+def start_and_join(number, _thread=_thread):
     """Start a thread that does nothing and wait for it to end, `number` times."""
     if hasattr(_thread, "start_joinable_thread"):  # 3.13
         started = time.perf_counter()
@@ -70,7 +102,7 @@ def start_and_join(number):
     return time.perf_counter() - started
 
 
-def ping_pong(number):
+def ping_pong(number, _thread=_thread):
     """Two threads pass control back and forth through two locks: `number` round trips."""
     a = _thread.allocate_lock()
     b = _thread.allocate_lock()
@@ -118,7 +150,7 @@ def producer_consumer(number):
 CONTENDERS = 4
 
 
-def contended_with(number):
+def contended_with(number, _thread=_thread):
     """CONTENDERS threads each run `with lock:` (a counter inside) number / CONTENDERS times."""
     lock = _thread.allocate_lock()
     each = max(1, number // CONTENDERS)
@@ -151,34 +183,52 @@ def contended_with(number):
 
 
 LOCK = "lock = _thread.allocate_lock()"
-ROWS = {
-    "lock.acquire(); lock.release()": statement("lock.acquire(); lock.release()", LOCK),
-    "with lock: pass": statement("with lock: pass", LOCK),
-    "lock.acquire(False); lock.release()": statement(
-        "lock.acquire(False); lock.release()", LOCK
-    ),
-    "lock.acquire(timeout=1.0); lock.release()": statement(
+# Rows of one statement: (body, setup).
+STATEMENTS = {
+    "lock.acquire(); lock.release()": ("lock.acquire(); lock.release()", LOCK),
+    "with lock: pass": ("with lock: pass", LOCK),
+    "lock.acquire(False); lock.release()": ("lock.acquire(False); lock.release()", LOCK),
+    "lock.acquire(timeout=1.0); lock.release()": (
         "lock.acquire(timeout=1.0); lock.release()", LOCK
     ),
-    "with rlock: pass (RLock)": statement("with rlock: pass", "rlock = _thread.RLock()"),
-    "get_ident()": statement("get_ident()", "get_ident = _thread.get_ident"),
-    "allocate_lock()": statement("allocate_lock()", "allocate_lock = _thread.allocate_lock"),
+    "with rlock: pass (RLock)": ("with rlock: pass", "rlock = _thread.RLock()"),
+    "get_ident()": ("get_ident()", "get_ident = _thread.get_ident"),
+    "allocate_lock()": ("allocate_lock()", "allocate_lock = _thread.allocate_lock"),
 }
-# Rows with threads: fixed counts (each timing long enough to cover scheduling noise).
+# Rows with threads: fixed counts (each timing long enough to cover scheduling noise); the
+# function takes the module to use, except for the queue's, whose `threading` is this process's.
 THREADED = {
     "start + join a thread": (start_and_join, 200),
     "two-lock ping-pong, one round trip": (ping_pong, 5000),
-    "queue.Queue producer/consumer, one item": (producer_consumer, 10000),
     f"{CONTENDERS} threads contending on with lock, one entry": (contended_with, 40000),
 }
+QUEUE_ROW = "queue.Queue producer/consumer, one item"
 
 
 def main():
-    rows = {name: calibrated(run) for name, run in ROWS.items()}
+    rows = {}
+    builtin_rows = {}
+    builtin = builtin_module() if MODULE == "pythread" else None
+    for name, (body, setup) in STATEMENTS.items():
+        run = statement(body, setup)
+        if builtin is None:
+            rows[name] = calibrated(run)
+        else:
+            number = loop_count(run)
+            rows[name], builtin_rows[name] = per_op_side_by_side(
+                [run, statement(body, setup, builtin)], number)
     for name, (run, number) in THREADED.items():
-        rows[name] = per_op(run, number)
+        if builtin is None:
+            rows[name] = per_op(run, number)
+        else:
+            rows[name], builtin_rows[name] = per_op_side_by_side(
+                [run, lambda n, run=run: run(n, builtin)], number)
+    rows[QUEUE_ROW] = per_op(producer_consumer, 10000)
     version = ".".join(map(str, sys.version_info[:3]))
-    print(json.dumps({"module": MODULE, "version": version, "rows": rows}))
+    line = {"module": MODULE, "version": version, "rows": rows}
+    if builtin is not None:
+        line["builtin_rows"] = builtin_rows
+    print(json.dumps(line))
 
 
 if __name__ == "__main__":
