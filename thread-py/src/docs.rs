@@ -22,26 +22,26 @@ pub(crate) unsafe fn twin_doc(owner: *mut PyObject, name: &CStr) -> Option<&'sta
     if owner.is_null() {
         return None;
     }
-    // SAFETY: we hold the GIL (contract); every new reference is released below.
+    // SAFETY: we hold the GIL (contract); the new reference is released below.
     unsafe {
         let twin = ffi::PyObject_GetAttrString(owner, name.as_ptr());
         if twin.is_null() {
             ffi::PyErr_Clear();
             return None;
         }
-        let signature = str_attribute(twin, c"__text_signature__");
-        let doc = str_attribute(twin, c"__doc__");
+        let doc = twin_type_doc(twin, name);
         ffi::Py_DecRef(twin);
-        joined(name, signature.as_deref(), doc.as_deref())
+        doc
     }
 }
 
-/// The docstring of the built-in type `twin` (its name after the module's, `short_name`) with
-/// its text signature, as a `tp_doc`.
+/// The docstring of the built-in object `twin` (a type, or one of `twin_doc`'s attributes),
+/// named `short_name` (a type's name after the module's), with its text signature, as a
+/// `tp_doc` or `ml_doc`.
 ///
 /// # Safety
 ///
-/// As [`twin_doc`], with `twin` the type itself.
+/// As [`twin_doc`], with `twin` the object itself.
 pub(crate) unsafe fn twin_type_doc(
     twin: *mut PyObject,
     short_name: &CStr,
