@@ -12,7 +12,7 @@ use std::time::Duration;
 use thread_lock::Lock;
 
 mod loom_support;
-use loom_support::{bump, model, read};
+use loom_support::{both_fairness_outcomes, bump, model, read};
 
 /// Two threads increment a plain cell under the lock; loom reports any overlapping access.
 /// proves: LOCK-8, R-4
@@ -160,5 +160,69 @@ fn timeout_does_not_strand_another_waiter() {
         timed.join().unwrap();
         blocking.join().unwrap();
         assert!(!lock.locked());
+    });
+}
+
+/// A release that finds waiters clears the state with its swap and wakes one afterwards, under
+/// the bucket lock; a newcomer may take the lock in between (and release it again, or hold it
+/// when the slow path looks). Exclusion holds, every thread gets the lock, and the byte ends
+/// free with nobody queued.
+/// proves: LOCK-8, R-4
+#[test]
+fn newcomer_between_swap_and_wake() {
+    both_fairness_outcomes(|| {
+        let lock = Arc::new(Lock::new());
+        let data = Arc::new(UnsafeCell::new(0u32));
+        lock.acquire_blocking();
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (lock, data) = (lock.clone(), data.clone());
+                thread::spawn(move || {
+                    lock.acquire_blocking();
+                    bump(&data);
+                    lock.release().unwrap();
+                })
+            })
+            .collect();
+        bump(&data);
+        lock.release().unwrap();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(read(&data), 3);
+        assert_eq!(lock.__state(), 0);
+        assert_eq!(lock.__waiters(), 0);
+    });
+}
+
+/// A release of a lock that is already free loses; when its swap finds waiters queued behind a
+/// free lock (PARKED without LOCKED) it clears PARKED, and must put it back so that no waiter is
+/// stranded. Two waiters, a racing extra release: of the four releases of three holds exactly
+/// three succeed (which two depends on the order: the lock has no owner), everyone finishes, and the
+/// byte ends free with nobody queued.
+/// proves: LOCK-9, R-4
+#[test]
+fn losing_release_keeps_waiters_reachable() {
+    model(|| {
+        let lock = Arc::new(Lock::new());
+        lock.acquire_blocking();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let lock = lock.clone();
+                thread::spawn(move || {
+                    lock.acquire_blocking();
+                    lock.release().is_ok()
+                })
+            })
+            .collect();
+        let racer = {
+            let lock = lock.clone();
+            thread::spawn(move || lock.release().is_ok())
+        };
+        let mut won = vec![lock.release().is_ok(), racer.join().unwrap()];
+        won.extend(waiters.into_iter().map(|w| w.join().unwrap()));
+        assert_eq!(won.iter().filter(|&&w| w).count(), 3, "{won:?}");
+        assert_eq!(lock.__state(), 0);
+        assert_eq!(lock.__waiters(), 0);
     });
 }

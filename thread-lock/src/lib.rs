@@ -17,7 +17,7 @@
 //! # How it works
 //!
 //! The raw lock (`raw.rs`) is one byte with `LOCKED` and `PARKED` bits, as CPython 3.13+'s
-//! `PyMutex`: acquire and release are one CAS each when uncontended; a contended acquire spins
+//! `PyMutex`: acquire is one CAS and release one swap when uncontended; a contended acquire spins
 //! briefly and then parks in our own parking lot (`parking.rs`: waiters queued by the lock's
 //! address in hashed buckets, emptied in a forked child), sleeping on a per-thread futex parker
 //! (`parker.rs`) that also wakes for signals and thread-core's interrupt notify. A waiter that

@@ -9,7 +9,7 @@
 //! cleared before the raw lock is released, and `extra` is 0 whenever the lock is free (the last
 //! release finds it there, [`release_save`](RLock::release_save) and the fork reinit put it
 //! back). So taking a free lock writes `owner` alone, and releasing the last level tests `extra`
-//! against 0 and writes `owner` alone: the pair is two compare-and-swaps, two stores and the
+//! against 0 and writes `owner` alone: the pair is a compare-and-swap, a swap, two stores and the
 //! owner checks. The orderings:
 //!
 //! * `owner` is read and written with `Relaxed`. A thread compares it with its own ident. If the

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Seconds per program by default: 6 programs × 12 s plus start-up stays under two minutes.
+/// Seconds per program by default: 7 programs × 12 s plus start-up stays under two minutes.
 const DEFAULT_SECONDS: u64 = 12;
 /// How long past its time a program may run before xtask kills it (its own watchdog reports a
 /// stall after 15 s without progress, so it normally ends first).

@@ -15,6 +15,7 @@ mod fork;
 mod handoff;
 mod interrupt;
 mod locks;
+mod stray;
 mod support;
 
 use std::process::ExitCode;
@@ -23,11 +24,16 @@ use std::process::ExitCode;
 type Program = fn(&std::sync::Arc<support::Run>) -> i32;
 
 /// The programs: name, what it does, its function.
-const PROGRAMS: [(&str, &str, Program); 6] = [
+const PROGRAMS: [(&str, &str, Program); 7] = [
     (
         "locks",
         "every acquire form on one, a few and thousands of locks",
         locks::main,
+    ),
+    (
+        "stray",
+        "releases by threads that hold nothing, racing holders and parked waiters",
+        stray::main,
     ),
     (
         "handoff",
