@@ -246,6 +246,7 @@ unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
 unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
     // SAFETY: CPython deallocates with the GIL, once; the field was initialised at creation.
     unsafe {
+        object::untrack(object);
         std::ptr::drop_in_place(addr_of_mut!((*object.cast::<HandleObject>()).start));
         object::free(object);
     }

@@ -371,6 +371,7 @@ unsafe extern "C-unwind" fn new(
 unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
     // SAFETY: CPython deallocates with the GIL, once; the fields were initialised at creation.
     unsafe {
+        object::untrack(object);
         let this = object.cast::<LockObject>();
         if !(*this).weakrefs.is_null() {
             capi::PyObject_ClearWeakRefs(object);

@@ -92,6 +92,11 @@ pub(crate) fn slot(slot: c_int, function: *mut c_void) -> ffi::PyType_Slot {
 /// Makes a heap type `name` (`"_thread.lock"`) of `basicsize` bytes from its slots, methods and
 /// members (each list is closed with its sentinel here). Null with an exception set on failure.
 ///
+/// The type takes part in the cycle collector, as the built-in's types do on every version
+/// (`gc.is_tracked(lock)` is true, `gc.get_objects()` lists the instances): its instances hold
+/// no Python object but their heap type, which [`traverse`] visits. Each `tp_dealloc` begins
+/// with [`untrack`].
+///
 /// `twin` is the built-in `_thread`'s type of the same name, or null: the type's and the
 /// methods' docstrings and text signatures are copied from it where it has them
 /// ([`docs::twin_doc`]); the ones given here stand for the others.
@@ -123,6 +128,7 @@ pub(crate) unsafe fn make_type(
         slots.retain(|slot| slot.slot != ffi::Py_tp_doc);
         slots.push(slot(ffi::Py_tp_doc, doc.as_ptr() as *mut c_void));
     }
+    slots.push(slot(ffi::Py_tp_traverse, traverse as *mut c_void));
     methods.push(PyMethodDef::zeroed());
     members.push(PyMemberDef::default());
     slots.push(slot(ffi::Py_tp_methods, methods.leak().as_mut_ptr().cast()));
@@ -132,7 +138,7 @@ pub(crate) unsafe fn make_type(
         name: name.as_ptr(),
         basicsize: basicsize as c_int,
         itemsize: 0,
-        flags: flags as std::ffi::c_uint,
+        flags: (flags | ffi::Py_TPFLAGS_HAVE_GC) as std::ffi::c_uint,
         slots: slots.leak().as_mut_ptr(),
     }));
     // SAFETY: the spec and its tables are leaked, so they outlive the type (contract: GIL).
@@ -192,6 +198,29 @@ pub(crate) unsafe fn new_str(text: &str) -> *mut PyObject {
 pub(crate) unsafe fn alloc(type_: *mut PyTypeObject) -> *mut PyObject {
     // SAFETY: forwarded from the contract.
     unsafe { ffi::PyType_GenericAlloc(type_, 0) }
+}
+
+/// The `tp_traverse` of every type of this module: an instance references only its heap type
+/// (which the collector must see from 3.9 on: a heap type's instances own a reference to it).
+unsafe extern "C" fn traverse(
+    object: *mut PyObject,
+    visit: ffi::visitproc,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: CPython calls us on a live instance, whose type is set from its allocation on.
+    unsafe { visit(ffi::Py_TYPE(object).cast(), arg) }
+}
+
+/// The start of a `tp_dealloc`: takes the instance off the collector's lists before its fields
+/// go (a collection run by a destructor must not traverse it half-torn-down). A subclass's
+/// deallocator tracks the instance again before calling ours, so this is not redundant there.
+///
+/// # Safety
+///
+/// The caller holds the GIL; `object` is an instance of one of this module's types.
+pub(crate) unsafe fn untrack(object: *mut PyObject) {
+    // SAFETY: forwarded from the contract; untracking an untracked object does nothing.
+    unsafe { ffi::PyObject_GC_UnTrack(object.cast()) }
 }
 
 /// The end of a `tp_dealloc` once the instance's own fields are dropped: frees the memory with

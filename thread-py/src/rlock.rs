@@ -258,6 +258,7 @@ unsafe extern "C-unwind" fn repr(object: *mut PyObject) -> *mut PyObject {
 unsafe extern "C-unwind" fn dealloc(object: *mut PyObject) {
     // SAFETY: CPython deallocates with the GIL, once; the fields were initialised by `new`.
     unsafe {
+        object::untrack(object);
         let this = object.cast::<RLockObject>();
         if !(*this).weakrefs.is_null() {
             capi::PyObject_ClearWeakRefs(object);

@@ -1267,6 +1267,41 @@ class AsTheBuiltinForUsers(unittest.TestCase):
         builtin, ours = run_both("import _thread; print(repr(_thread.__doc__))")
         self.assertEqual(ours, builtin)
 
+    # proves: PY-1
+    def test_the_cycle_collector_sees_them_as_the_builtins(self):
+        builtin, ours = run_both(CYCLE_COLLECTOR)
+        import json
+        builtin, ours = json.loads(builtin), json.loads(ours)
+        self.assertEqual(ours, builtin)
+        self.assertEqual(ours["lock"], [True, True, True, ["_thread.lock"]])
+        self.assertEqual(ours["RLock subclass in a cycle, freed by gc.collect()"], True)
+
+
+CYCLE_COLLECTOR = r"""
+import _thread, gc, json, weakref
+HAVE_GC = 1 << 14
+instances = {"lock": _thread.allocate_lock(), "RLock": _thread.RLock()}
+if hasattr(_thread, "_ThreadHandle"):
+    instances["_ThreadHandle"] = _thread._ThreadHandle()
+seen = {}
+everything = [id(o) for o in gc.get_objects()]
+for name, instance in instances.items():
+    kind = type(instance)
+    seen[name] = [bool(kind.__flags__ & HAVE_GC), gc.is_tracked(instance),
+                  id(instance) in everything,
+                  ["%s.%s" % (r.__module__, r.__qualname__) if isinstance(r, type) else repr(r)
+                   for r in gc.get_referents(instance)]]
+class Sub(_thread.RLock):
+    pass
+cyclic = Sub()
+cyclic.me = cyclic
+alive = weakref.ref(cyclic)
+del cyclic
+gc.collect()
+seen["RLock subclass in a cycle, freed by gc.collect()"] = alive() is None
+print(json.dumps(seen))
+"""
+
 
 SUBINTERPRETER_THREADS = r"""
 import os, threading, time
