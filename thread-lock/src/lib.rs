@@ -45,13 +45,13 @@
 //! * Speed: `cargo xtask bench` measures `benches/locks.rs` beside std and parking_lot in three
 //!   interleaved rounds and reports each row's median ratio and spread; the README has the latest
 //!   report. The uncontended fast paths are counted exactly by callgrind (`--quick`, in CI):
-//!   12 instructions for an acquire+release pair, 22 for `acquire(true, 1.0)` + `release()` (the
-//!   checks, then the CAS; the timeout is converted only when the lock is busy), 33 for an
-//!   `RLock` pair (two `get_ident()` reads, the owner checks, two CASes), beside
+//!   13 instructions for an acquire+release pair (a CAS in, a swap out), 23 for
+//!   `acquire(true, 1.0)` + `release()` (the checks, then the CAS; the timeout is converted only
+//!   when the lock is busy), 28 for an `RLock` pair (the owner checks, a CAS and a swap), beside
 //!   `parking_lot::RawMutex`'s 13 and `ReentrantMutex`'s 30 (which reads a thread-local address
-//!   instead of an ident and does not check the owner on release). Not met on the shared 2-core
-//!   machine: contended throughput against `parking_lot::Mutex` and fairness ≥ 0.9 (see the
-//!   README for the numbers and why).
+//!   instead of an ident and does not check the owner on release), and std's `Mutex`'s 32. The
+//!   rows still open on the shared 2-core machine, with three runs' numbers and why, are in the
+//!   README.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
