@@ -7,7 +7,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 mod loom_support;
-use loom_support::{bump, model_with, read};
+use loom_support::{bump, model_with, read, spawn_bumpers};
 
 /// A release hands the lock to the parked waiter, which returns owning it without a CAS of its
 /// own; exclusion and progress hold.
@@ -43,16 +43,7 @@ fn handoff_two_waiters() {
         let lock = Arc::new(thread_lock::Lock::new());
         let data = Arc::new(UnsafeCell::new(0u32));
         lock.acquire_blocking();
-        let waiters: Vec<_> = (0..2)
-            .map(|_| {
-                let (lock, data) = (lock.clone(), data.clone());
-                thread::spawn(move || {
-                    lock.acquire_blocking();
-                    bump(&data);
-                    lock.release().unwrap();
-                })
-            })
-            .collect();
+        let waiters = spawn_bumpers(&lock, &data, 2);
         lock.release().unwrap();
         for w in waiters {
             w.join().unwrap();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use thread_lock::Lock;
 
 mod loom_support;
-use loom_support::{both_fairness_outcomes, bump, model, read};
+use loom_support::{both_fairness_outcomes, bump, model, read, spawn_bumpers};
 
 /// Two threads increment a plain cell under the lock; loom reports any overlapping access.
 /// proves: LOCK-8, R-4
@@ -21,16 +21,7 @@ fn mutual_exclusion() {
     model(|| {
         let lock = Arc::new(Lock::new());
         let data = Arc::new(UnsafeCell::new(0u32));
-        let handles: Vec<_> = (0..2)
-            .map(|_| {
-                let (lock, data) = (lock.clone(), data.clone());
-                thread::spawn(move || {
-                    lock.acquire_blocking();
-                    bump(&data);
-                    lock.release().unwrap();
-                })
-            })
-            .collect();
+        let handles = spawn_bumpers(&lock, &data, 2);
         for h in handles {
             h.join().unwrap();
         }
@@ -174,16 +165,7 @@ fn newcomer_between_swap_and_wake() {
         let lock = Arc::new(Lock::new());
         let data = Arc::new(UnsafeCell::new(0u32));
         lock.acquire_blocking();
-        let threads: Vec<_> = (0..2)
-            .map(|_| {
-                let (lock, data) = (lock.clone(), data.clone());
-                thread::spawn(move || {
-                    lock.acquire_blocking();
-                    bump(&data);
-                    lock.release().unwrap();
-                })
-            })
-            .collect();
+        let threads = spawn_bumpers(&lock, &data, 2);
         bump(&data);
         lock.release().unwrap();
         for t in threads {
@@ -198,8 +180,8 @@ fn newcomer_between_swap_and_wake() {
 /// A release of a lock that is already free loses; when its swap finds waiters queued behind a
 /// free lock (PARKED without LOCKED) it clears PARKED, and must put it back so that no waiter is
 /// stranded. Two waiters, a racing extra release: of the four releases of three holds exactly
-/// three succeed (which two depends on the order: the lock has no owner), everyone finishes, and the
-/// byte ends free with nobody queued.
+/// three succeed (which three depends on the order: the lock has no owner), everyone finishes,
+/// and the byte ends free with nobody queued.
 /// proves: LOCK-9, R-4
 #[test]
 fn losing_release_keeps_waiters_reachable() {

@@ -50,3 +50,21 @@ pub(crate) fn read(cell: &UnsafeCell<u32>) -> u32 {
         unsafe { *p }
     })
 }
+
+/// Starts `n` threads that each take `lock` blocking, bump `data` under it and release it.
+pub(crate) fn spawn_bumpers(
+    lock: &loom::sync::Arc<thread_lock::Lock>,
+    data: &loom::sync::Arc<UnsafeCell<u32>>,
+    n: usize,
+) -> Vec<loom::thread::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let (lock, data) = (lock.clone(), data.clone());
+            loom::thread::spawn(move || {
+                lock.acquire_blocking();
+                bump(&data);
+                lock.release().unwrap();
+            })
+        })
+        .collect()
+}
