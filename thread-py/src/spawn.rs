@@ -23,7 +23,7 @@
 //! exit. Its releases never hand it to a waiter (PY-8): `threading` asserts it is unlocked right
 //! after releasing it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::Arc;
@@ -63,6 +63,10 @@ impl Drop for Sentinel {
 
 thread_local! {
     static SENTINEL: RefCell<Sentinel> = const { RefCell::new(Sentinel(None)) };
+    /// Whether this thread ever stored a sentinel: a thread that did not (every thread on
+    /// 3.13, which has no `_set_sentinel`) never touches `SENTINEL`, whose first use registers a
+    /// destructor with the C library (an allocation, and a search of the loaded objects).
+    static HAS_SENTINEL: Cell<bool> = const { Cell::new(false) };
 }
 
 fn release_sentinel(lock: Option<Arc<LockState>>) {
@@ -84,6 +88,7 @@ pub(crate) unsafe extern "C-unwind" fn set_sentinel(
         // SAFETY: a live lock object, just made.
         let lock = Arc::clone(unsafe { lock_of(object) });
         // CPython drops the old sentinel's reference (releasing nothing); we do the same.
+        HAS_SENTINEL.set(true);
         let previous = SENTINEL.with(|slot| slot.borrow_mut().0.replace(lock));
         drop(previous);
     }
@@ -334,12 +339,15 @@ unsafe fn spawn(
             tstate,
         }))
     };
+    // Python's hooks saw the event already, with its real arguments; thread-core's own registry
+    // in this module has no hooks, so its event changes nothing, and it is raised with no
+    // arguments rather than a description of the body formatted for no one (a fifth of the
+    // instructions this module added to a thread's start and join on 3.13).
+    let builder = Builder::new().audit_args(Vec::new());
     let builder = match joinable {
-        Some(daemon) => Builder::new().daemon(daemon),
-        None => Builder::new(),
+        Some(daemon) => builder.daemon(daemon),
+        None => builder,
     };
-    // Python's hooks saw the event already; thread-core's own registry has none in a Python
-    // process, so its event changes nothing.
     // SAFETY: `boot` is a `Boot` that the new thread takes over (or that we take back below when
     // no thread was created); `body` reports its own failures and never calls `exit()`.
     let spawned = unsafe { builder.spawn_foreign(body, boot.cast(), joinable.is_some()) };
@@ -430,7 +438,9 @@ extern "C-unwind" fn body(arg: *mut c_void) {
         capi::PyThreadState_Clear(tstate);
         ffi::PyThreadState_DeleteCurrent();
     }
-    release_sentinel(SENTINEL.with(|slot| slot.borrow_mut().0.take()));
+    if HAS_SENTINEL.get() {
+        release_sentinel(SENTINEL.with(|slot| slot.borrow_mut().0.take()));
+    }
 }
 
 /// Reports the set exception of a thread's function through `sys.unraisablehook`, in the
