@@ -6,6 +6,7 @@
 //! start payload are allocated and `pthread_create` is called; if the OS refuses, the payload is
 //! reclaimed and `RuntimeError|can't start new thread` returned (SPAWN-4).
 
+use std::borrow::Borrow;
 use std::ffi::c_void;
 use std::fmt;
 use std::ptr;
@@ -332,7 +333,7 @@ impl Builder {
                 .clone()
                 .unwrap_or_else(|| std::any::type_name::<F>().to_owned()),
         );
-        let stack_size = self.prepare(|| description.clone(), kind)?;
+        let stack_size = self.prepare(|| &description, kind)?;
         let record = Arc::new(Record::new());
         let payload = Box::new(RustPayload {
             function,
@@ -363,11 +364,11 @@ impl Builder {
     }
 
     /// Checks the stack size and raises the start event, with the builder's
-    /// [`audit_args`](Self::audit_args) or else with the description `describe` makes; returns
-    /// the stack size to use.
-    fn prepare(
+    /// [`audit_args`](Self::audit_args) or else with the description `describe` makes or lends;
+    /// returns the stack size to use.
+    fn prepare<D: Borrow<FunctionDescription>>(
         &self,
-        describe: impl FnOnce() -> FunctionDescription,
+        describe: impl FnOnce() -> D,
         kind: Kind,
     ) -> Result<usize, ThreadError> {
         let stack_size = match self.stack_size {
@@ -384,11 +385,13 @@ impl Builder {
                 (self.audit)(event, &args)?;
             }
             None if kind == Kind::Detached => {
-                (self.audit)(event, &[&describe(), &(), &None::<()>])?;
+                let description = describe();
+                (self.audit)(event, &[description.borrow(), &(), &None::<()>])?;
             }
             None => {
+                let description = describe();
                 let daemon = i32::from(self.daemon);
-                (self.audit)(event, &[&describe(), &daemon, &None::<()>])?
+                (self.audit)(event, &[description.borrow(), &daemon, &None::<()>])?
             }
         }
         Ok(stack_size)

@@ -185,6 +185,19 @@ pub fn get_native_id() -> u64 {
     }
 }
 
+/// [`get_native_id`] asked of the kernel now, without its per-thread cache: for a thread that
+/// asks once, such as a new thread filling in its interpreter's thread state. The cache is a
+/// thread-local, and in a library loaded with `dlopen` the first thread-local a thread touches
+/// makes the C library allocate the library's thread-local block for it.
+///
+/// ```
+/// assert_eq!(thread_core::get_native_id_uncached(), thread_core::get_native_id());
+/// ```
+pub fn get_native_id_uncached() -> u64 {
+    // SAFETY: `gettid` has no preconditions and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as u64 }
+}
+
 #[cold]
 #[inline(never)]
 fn native_id_first_read() -> u64 {
@@ -192,8 +205,7 @@ fn native_id_first_read() -> u64 {
     std::hint::black_box(&ON_LOAD);
     // A library whose constructor did not run still gets its fork handler before it caches.
     register_fork_handler();
-    // SAFETY: `gettid` has no preconditions and cannot fail.
-    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u64;
+    let tid = get_native_id_uncached();
     NATIVE_ID.set(tid);
     tid
 }

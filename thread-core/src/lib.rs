@@ -75,6 +75,7 @@
 
 mod body;
 mod builder;
+mod current;
 mod error;
 mod exit;
 #[doc(hidden)]
@@ -98,7 +99,8 @@ pub use error::ThreadError;
 pub use exit::exit;
 pub use handle::ThreadHandle;
 pub use ident::{
-    Ident, get_ident, get_native_id, is_main_thread, main_thread_ident, set_main_thread,
+    Ident, get_ident, get_native_id, get_native_id_uncached, is_main_thread, main_thread_ident,
+    set_main_thread,
 };
 pub use interrupt::{
     HandlerFn, Interrupt, NSIG, SignalHandler, check_signals, default_int_handler, interrupt_main,

@@ -3,21 +3,21 @@
 //!
 //! Detached spawns create detached pthreads; joinable ones joinable pthreads, which the record
 //! joins or detaches (see `record`). Handles wait on the record's done flag, not in
-//! `pthread_join`, so that a join can time out. At its start the
-//! thread moves its record into the thread-local [`EXIT`] and raises the count; at its end it takes
-//! the record back and finishes it (count down, done flag, wake joiners, free). If the thread is
-//! ended by `pthread_exit` instead, `EXIT`'s destructor, which the C library runs after the forced
-//! unwind, does the same, so nothing leaks and nothing stays counted.
+//! `pthread_join`, so that a join can time out. At its start the thread hands its record to
+//! [`current`] and raises the count; at its end it takes the record back and finishes it (count
+//! down, done flag, wake joiners, free). If the thread is ended by `pthread_exit` instead,
+//! [`current`] finishes the record at the thread's exit, so nothing leaks and nothing stays
+//! counted.
 //!
 //! The foreign trampoline holds no value with a destructor and no `catch_unwind` while the body
 //! runs, so a forced unwind passes through it: it is `extern "C-unwind"` and keeps only `Copy`
 //! values live across the call.
 
-use std::cell::Cell;
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
+use crate::current;
 use crate::name;
 use crate::record::{self, Record};
 use crate::{Ident, ThreadError};
@@ -25,47 +25,17 @@ use crate::{Ident, ThreadError};
 /// The OS name a new thread gives itself, already cut to what Linux keeps.
 pub(crate) type OsName = [u8; 16];
 
-/// Holds the calling thread's record from its start until its end; its destructor finishes a
-/// record that the thread's normal end did not (a forced unwind).
-struct ExitSlot(Cell<Option<Arc<Record>>>);
-
-impl Drop for ExitSlot {
-    fn drop(&mut self) {
-        if let Some(record) = self.0.take() {
-            end(&record);
-        }
-    }
-}
-
-thread_local! {
-    static EXIT: ExitSlot = const { ExitSlot(Cell::new(None)) };
-    /// The record `EXIT` holds, for identity checks (HANDLE-4) and the fork handler: a plain
-    /// pointer without a destructor, so reading it never registers one (the fork handler reads
-    /// it on threads pythread did not start). Null when `EXIT` holds none.
-    static CURRENT: Cell<*const Record> = const { Cell::new(std::ptr::null()) };
-}
-
-/// The thread's end: forget the record as the current one, then finish it.
-fn end(record: &Record) {
-    // `try_with`: in a thread-local destructor `CURRENT` (no destructor of its own) is still there.
-    let _ = CURRENT.try_with(|c| c.set(std::ptr::null()));
-    record.finish(record::global());
-}
-
 /// Whether `record` is the calling thread's own (HANDLE-4: identity, not ident).
 pub(crate) fn is_current_record(record: &Record) -> bool {
-    CURRENT
-        .try_with(|c| std::ptr::eq(c.get(), record))
-        .unwrap_or(false)
+    std::ptr::eq(current::get(), record)
 }
 
 /// Calls `f` with the calling thread's own record, if pythread started it and it has not ended.
 pub(crate) fn with_current_record<T>(f: impl FnOnce(Option<&Record>) -> T) -> T {
-    let current = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
-    // SAFETY: a non-null `CURRENT` points at the record that `EXIT` holds an `Arc` of; `EXIT`
-    // lets it go only in `end`, on this thread, which clears `CURRENT` first and cannot run
-    // while `f` does.
-    f(unsafe { current.as_ref() })
+    // SAFETY: a non-null pointer from `current::get` is the record that the calling thread's
+    // key (or fallback) owns; it lets it go only in `thread_finished` or at the thread's exit,
+    // on this thread, neither of which can run while `f` does.
+    f(unsafe { current::get().as_ref() })
 }
 
 /// The fork handler's part here, on the forking thread in the child: its own record (if any)
@@ -74,25 +44,22 @@ pub(crate) fn after_fork_in_child() {
     with_current_record(record::after_fork_in_child);
 }
 
-/// In the new thread, before its function runs: name it, park its record, raise the count.
+/// In the new thread, before its function runs: name it, keep its record, raise the count.
 pub(crate) fn thread_started(record: Arc<Record>, os_name: Option<OsName>) {
     if let Some(raw) = os_name {
         // A name the OS refuses leaves the thread unnamed; the spawn itself has succeeded.
         // SAFETY: `pthread_self` has no preconditions.
         let _ = name::set_raw(unsafe { libc::pthread_self() }, &raw);
     }
-    CURRENT.set(Arc::as_ptr(&record));
-    // The first use of `EXIT` registers its destructor with the C library.
-    EXIT.with(|slot| slot.0.set(Some(record)));
+    current::hold(record);
     record::global().rise();
 }
 
-/// In the thread, after its function and any report: finish its record.
+/// In the thread, after its function and any report: finish its record. A thread ended by a
+/// forced unwind never gets here; [`current`] finishes its record at its exit.
 pub(crate) fn thread_finished() {
-    // `try_with`: never fails here (the thread is not being torn down), and never panics.
-    let record = EXIT.try_with(|slot| slot.0.take()).ok().flatten();
-    if let Some(record) = record {
-        end(&record);
+    if let Some(record) = current::take() {
+        record.finish(record::global());
     }
 }
 

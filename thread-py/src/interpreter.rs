@@ -238,7 +238,7 @@ impl ThreadStates {
                     .write(thread_core::get_ident().as_u64() as std::ffi::c_ulong);
                 base.add(THREAD_ID_OFFSETS.1)
                     .cast::<std::ffi::c_ulong>()
-                    .write(thread_core::get_native_id() as std::ffi::c_ulong);
+                    .write(thread_core::get_native_id_uncached() as std::ffi::c_ulong);
             }
         };
         // SAFETY: forwarded from the contract; the signatures are the versions'.

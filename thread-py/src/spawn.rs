@@ -27,6 +27,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi::{self, PyObject};
 use thread_core::{Builder, ThreadHandle};
@@ -63,11 +64,16 @@ impl Drop for Sentinel {
 
 thread_local! {
     static SENTINEL: RefCell<Sentinel> = const { RefCell::new(Sentinel(None)) };
-    /// Whether this thread ever stored a sentinel: a thread that did not (every thread on
-    /// 3.13, which has no `_set_sentinel`) never touches `SENTINEL`, whose first use registers a
-    /// destructor with the C library (an allocation, and a search of the loaded objects).
+    /// Whether this thread ever stored a sentinel: a thread that did not never touches
+    /// `SENTINEL`, whose first use registers a destructor with the C library (an allocation, and
+    /// a search of the loaded objects).
     static HAS_SENTINEL: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Whether any thread ever stored a sentinel. Until one has (on 3.13, which has no
+/// `_set_sentinel`, never), a thread's end touches no thread-local of this module: the first
+/// one a thread touches makes the C library allocate the module's thread-local block for it.
+static SENTINELS_MADE: AtomicBool = AtomicBool::new(false);
 
 fn release_sentinel(lock: Option<Arc<LockState>>) {
     if let Some(lock) = lock {
@@ -88,6 +94,9 @@ pub(crate) unsafe extern "C-unwind" fn set_sentinel(
         // SAFETY: a live lock object, just made.
         let lock = Arc::clone(unsafe { lock_of(object) });
         // CPython drops the old sentinel's reference (releasing nothing); we do the same.
+        // Relaxed: only this thread's own end reads it and needs to see it true, which program
+        // order gives.
+        SENTINELS_MADE.store(true, Ordering::Relaxed);
         HAS_SENTINEL.set(true);
         let previous = SENTINEL.with(|slot| slot.borrow_mut().0.replace(lock));
         drop(previous);
@@ -438,6 +447,16 @@ extern "C-unwind" fn body(arg: *mut c_void) {
         capi::PyThreadState_Clear(tstate);
         ffi::PyThreadState_DeleteCurrent();
     }
+    // Relaxed: as where it is set.
+    if SENTINELS_MADE.load(Ordering::Relaxed) {
+        release_own_sentinel();
+    }
+}
+
+/// Releases the calling thread's sentinel, if it stored one. Not inlined: the compiler would
+/// compute the thread-local's address before the caller's test, touching it on every thread.
+#[inline(never)]
+fn release_own_sentinel() {
     if HAS_SENTINEL.get() {
         release_sentinel(SENTINEL.with(|slot| slot.borrow_mut().0.take()));
     }
