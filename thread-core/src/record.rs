@@ -4,12 +4,12 @@
 //!
 //! # Order at a thread's end
 //!
-//! The thread first lowers the count, then sets the done flag (Release), then wakes joiners,
-//! then leaves the non-daemon set (Release). A joiner that sees the flag (Acquire) therefore
-//! happens-after the decrement, so any count it reads afterwards no longer includes the thread:
-//! the count falls before `is_done()` or `join` report the end. That is all the count's own
-//! operations need to give, so they are Relaxed: the count is a statistic that publishes no other
-//! data. `set_done` (HANDLE-1) sets the flag early, and is the one exception.
+//! The thread first lowers the count, then sets the done flag (Release), then wakes joiners (if
+//! one may be asleep), then leaves the non-daemon set (Release). A joiner that sees the flag
+//! (Acquire) therefore happens-after the decrement, so any count it reads afterwards no longer
+//! includes the thread: the count falls before `is_done()` or `join` report the end. That is all
+//! the count's own operations need to give, so they are Relaxed: the count is a statistic that
+//! publishes no other data. `set_done` (HANDLE-1) sets the flag early, and is the one exception.
 //!
 //! # The OS thread
 //!
@@ -37,8 +37,9 @@
 //! exactly one of those leaves it (a swap). [`shutdown`](crate::shutdown) waits until the count
 //! holds no thread but, maybe, its caller's own. So the set needs no memory per thread and no
 //! lock (which a fork could leave held); a thread started while `shutdown` waits raises the count
-//! before its spawn returns, and is waited for too. The count lives in bits 1.. of a futex word
-//! whose bit 0 is the wake bit of an interruptible `shutdown` on the main thread.
+//! before its spawn returns, and is waited for too. The count lives in bits 2.. of a futex word
+//! whose bit 0 is the wake bit of an interruptible `shutdown` on the main thread and bit 1 says
+//! that a `shutdown` may sleep on it (until then a thread leaving the set makes no system call).
 //!
 //! # Model
 //!
@@ -91,17 +92,20 @@ impl Accounting {
     }
 }
 
-/// The non-daemon threads not done yet (HANDLE-3): a count in bits 1.., bit 0 the wake bit of an
-/// interruptible wait on the word.
+/// The non-daemon threads not done yet (HANDLE-3): a count in bits 2.., bit 0 the wake bit of an
+/// interruptible wait on the word, bit 1 set once a waiter may sleep on it.
 #[derive(Debug)]
 pub(crate) struct NonDaemons {
     word: AtomicU32,
 }
 
 /// One thread in [`NonDaemons`]' word.
-const MEMBER_UNIT: u32 = 2;
+const MEMBER_UNIT: u32 = 4;
 /// The wake bit of [`NonDaemons`]' word.
 const SHUTDOWN_WAKE: u32 = 1;
+/// Set in [`NonDaemons`]' word once a waiter may sleep on it, so a leaving thread must wake it
+/// (as `SLEEPER` in a record).
+const SHUTDOWN_SLEEPER: u32 = 2;
 
 impl NonDaemons {
     #[cfg(not(loom))]
@@ -127,8 +131,12 @@ impl NonDaemons {
     fn leave(&self) {
         // Release: a waiter that sees the fall (Acquire) sees the thread's done flag and all it
         // did, and the cleared `member` flag of the record.
-        self.word.fetch_sub(MEMBER_UNIT, Ordering::Release);
-        futex::wake_all(&self.word);
+        let before = self.word.fetch_sub(MEMBER_UNIT, Ordering::Release);
+        // No wake is lost, as in `Record::mark_done`: a waiter sets SHUTDOWN_SLEEPER with a
+        // read-modify-write before it sleeps.
+        if before & SHUTDOWN_SLEEPER != 0 {
+            futex::wake_all(&self.word);
+        }
     }
 
     /// How many threads are in the set.
@@ -147,6 +155,8 @@ impl NonDaemons {
         deadline: Option<Nanos>,
         interruptible: bool,
     ) -> Woken {
+        // Relaxed: as in `Record::wait`.
+        self.word.fetch_or(SHUTDOWN_SLEEPER, Ordering::Relaxed);
         wait::wait_word(&self.word, SHUTDOWN_WAKE, deadline, interruptible, |v| {
             let others_allowed = u32::from(own.is_some_and(Record::is_member));
             v / MEMBER_UNIT <= others_allowed
@@ -185,6 +195,9 @@ pub(crate) fn non_daemons() -> &'static NonDaemons {
 const DONE: u32 = 1;
 /// `state`: the wake bit of an interruptible join on the main thread.
 const JOIN_WAKE: u32 = 2;
+/// `state`: some joiner may be asleep on the word, so marking the record done must wake it.
+/// Never cleared: a record is marked done once.
+const SLEEPER: u32 = 4;
 
 /// `os`: a detached thread, or one not created; nothing to do at the OS level.
 const OS_NONE: u8 = 0;
@@ -196,7 +209,8 @@ const OS_CLAIMED: u8 = 2;
 /// What a thread and its handles share.
 #[derive(Debug)]
 pub(crate) struct Record {
-    /// `DONE` once done; `JOIN_WAKE` for interrupts. The futex word joiners sleep on.
+    /// `DONE` once done; `JOIN_WAKE` for interrupts; `SLEEPER` once a joiner may sleep. The
+    /// futex word joiners sleep on.
     state: AtomicU32,
     /// The fork generation in which the thread exists (see the module docs).
     generation: AtomicU64,
@@ -321,8 +335,15 @@ impl Record {
     fn mark_done(&self) {
         // Release: a joiner that sees DONE (Acquire) sees everything the thread did before, the
         // count's decrement included.
-        self.state.fetch_or(DONE, Ordering::Release);
-        futex::wake_all(&self.state);
+        let before = self.state.fetch_or(DONE, Ordering::Release);
+        // A thread that ends before anyone waits for it (the common case when its joiner is
+        // busy, or has none) makes no system call here. No wake is lost: a joiner sets SLEEPER
+        // with a read-modify-write before it sleeps, so of the two, either the joiner's comes
+        // first and this one sees SLEEPER, or this one comes first and the joiner, whose
+        // read-modify-write then reads DONE, does not sleep.
+        if before & SLEEPER != 0 {
+            futex::wake_all(&self.state);
+        }
     }
 
     /// Whether the thread has finished (or its handle was marked done), or is gone because this
@@ -345,6 +366,9 @@ impl Record {
     /// thread) an interrupt comes. A record that is done only because its thread is gone with a
     /// fork never changes: the caller checks [`is_done`](Self::is_done) first.
     pub(crate) fn wait(&self, deadline: Option<Nanos>, interruptible: bool) -> Woken {
+        // Relaxed: only its place among the read-modify-writes of `state` matters (see
+        // `mark_done`); wait_word's loads, which come after it, decide with Acquire.
+        self.state.fetch_or(SLEEPER, Ordering::Relaxed);
         wait::wait_word(&self.state, JOIN_WAKE, deadline, interruptible, |v| {
             v & DONE != 0
         })
