@@ -147,77 +147,52 @@ pub(crate) fn get() -> *const Record {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    //! Each test runs its thread on `std::thread`, raising the running count as a spawn would,
-    //! because finishing a record lowers it.
     use super::*;
 
-    fn on_a_thread(f: impl FnOnce() + Send + 'static) {
+    /// Starts a `std::thread` that raises the running count as a spawn would (finishing a record
+    /// lowers it), keeps a new record with `hold_with`, checks that it is the thread's own, and
+    /// either takes it back and finishes it (`take_back`) or leaves it to the thread's exit.
+    /// Returns the record once the thread is gone.
+    fn record_of_a_thread(hold_with: fn(Arc<Record>), take_back: bool) -> Arc<Record> {
+        let record = Arc::new(Record::new());
+        let held = Arc::clone(&record);
         std::thread::spawn(move || {
             record::global().rise();
-            f();
+            let expected = Arc::as_ptr(&held);
+            hold_with(held);
+            assert_eq!(get(), expected);
+            if take_back {
+                let taken = take().expect("the thread's record");
+                assert_eq!(Arc::as_ptr(&taken), expected);
+                assert!(get().is_null());
+                assert!(take().is_none());
+                taken.finish(record::global());
+            }
         })
         .join()
         .unwrap();
+        record
+    }
+
+    fn assert_finished_and_let_go(record: &Arc<Record>) {
+        assert!(record.is_done());
+        assert_eq!(Arc::strong_count(record), 1, "the thread kept a reference");
     }
 
     #[test]
     fn a_record_left_in_the_key_is_finished_at_the_threads_exit() {
-        let record = Arc::new(Record::new());
-        let held = Arc::clone(&record);
-        on_a_thread(move || {
-            let expected = Arc::as_ptr(&held);
-            hold(held);
-            assert_eq!(get(), expected);
-        });
-        assert!(record.is_done());
-        assert_eq!(
-            Arc::strong_count(&record),
-            1,
-            "the key let its reference go"
-        );
+        assert_finished_and_let_go(&record_of_a_thread(hold, false));
     }
 
     #[test]
     fn take_gives_the_record_back_and_leaves_nothing_for_the_exit() {
-        let record = Arc::new(Record::new());
-        let held = Arc::clone(&record);
-        on_a_thread(move || {
-            let expected = Arc::as_ptr(&held);
-            hold(held);
-            let taken = take().expect("the thread's record");
-            assert_eq!(Arc::as_ptr(&taken), expected);
-            assert!(get().is_null());
-            assert!(take().is_none());
-            taken.finish(record::global());
-        });
-        assert!(record.is_done());
-        assert_eq!(Arc::strong_count(&record), 1);
+        assert_finished_and_let_go(&record_of_a_thread(hold, true));
     }
 
     #[test]
     fn the_fallback_holds_and_finishes_a_record_the_same_way() {
-        let left = Arc::new(Record::new());
-        let held = Arc::clone(&left);
-        on_a_thread(move || {
-            let expected = Arc::as_ptr(&held);
-            hold_in_fallback(held);
-            assert_eq!(get(), expected);
-        });
-        assert!(left.is_done(), "finished by the fallback's destructor");
-        assert_eq!(Arc::strong_count(&left), 1);
-
-        let taken_back = Arc::new(Record::new());
-        let held = Arc::clone(&taken_back);
-        on_a_thread(move || {
-            let expected = Arc::as_ptr(&held);
-            hold_in_fallback(held);
-            let taken = take().expect("the thread's record");
-            assert_eq!(Arc::as_ptr(&taken), expected);
-            assert!(get().is_null());
-            taken.finish(record::global());
-        });
-        assert!(taken_back.is_done());
-        assert_eq!(Arc::strong_count(&taken_back), 1);
+        assert_finished_and_let_go(&record_of_a_thread(hold_in_fallback, false));
+        assert_finished_and_let_go(&record_of_a_thread(hold_in_fallback, true));
     }
 
     #[test]
