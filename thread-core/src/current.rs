@@ -78,32 +78,35 @@ fn key() -> Option<libc::pthread_key_t> {
     KEY.get().copied()
 }
 
+/// The calling thread's value of `key`: its record, or null.
+fn value_of(key: libc::pthread_key_t) -> *const Record {
+    // SAFETY: a key made by `key()` and never deleted.
+    unsafe { libc::pthread_getspecific(key) }
+        .cast_const()
+        .cast()
+}
+
 /// The calling thread's value of the key, if the key exists: its record, or null.
 fn key_value() -> *const Record {
-    match KEY.get() {
-        // SAFETY: a key made by `key()` and never deleted.
-        Some(&key) => unsafe { libc::pthread_getspecific(key) }
-            .cast_const()
-            .cast(),
-        None => std::ptr::null(),
-    }
+    KEY.get().map_or(std::ptr::null(), |&key| value_of(key))
 }
 
 /// At the start of a thread pythread started: keeps its record until [`take`] or the thread's
 /// exit.
 pub(crate) fn hold(record: Arc<Record>) {
-    if let Some(key) = key() {
-        let raw = Arc::into_raw(record);
-        // SAFETY: a live key; the value is the record's `Arc`, which the key now owns.
-        if unsafe { libc::pthread_setspecific(key, raw.cast()) } == 0 {
-            return;
+    let unstored = match key() {
+        Some(key) => {
+            let raw = Arc::into_raw(record);
+            // SAFETY: a live key; the value is the record's `Arc`, which the key now owns.
+            if unsafe { libc::pthread_setspecific(key, raw.cast()) } == 0 {
+                return;
+            }
+            // SAFETY: not stored, so `raw` is still the `Arc` made above, ours again.
+            unsafe { Arc::from_raw(raw) }
         }
-        // SAFETY: not stored, so `raw` is still the `Arc` made above, ours again.
-        let record = unsafe { Arc::from_raw(raw) };
-        hold_in_fallback(record);
-    } else {
-        hold_in_fallback(record);
-    }
+        None => record,
+    };
+    hold_in_fallback(unstored);
 }
 
 fn hold_in_fallback(record: Arc<Record>) {
@@ -116,15 +119,15 @@ fn hold_in_fallback(record: Arc<Record>) {
 
 /// At the normal end of the thread: takes its record back (nothing is left to finish at exit).
 pub(crate) fn take() -> Option<Arc<Record>> {
-    let raw = key_value();
-    if !raw.is_null() {
-        if let Some(&key) = KEY.get() {
+    if let Some(&key) = KEY.get() {
+        let raw = value_of(key);
+        if !raw.is_null() {
             // SAFETY: a live key; clearing the calling thread's value needs no memory.
             unsafe { libc::pthread_setspecific(key, std::ptr::null()) };
+            // SAFETY: the key's value is an `Arc::into_raw` of the record, and the key no
+            // longer owns it.
+            return Some(unsafe { Arc::from_raw(raw) });
         }
-        // SAFETY: the key's value is an `Arc::into_raw` of the record, and the key no longer
-        // owns it.
-        return Some(unsafe { Arc::from_raw(raw) });
     }
     if !FALLBACK_USED.load(Ordering::Relaxed) {
         return None;

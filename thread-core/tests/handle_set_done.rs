@@ -113,6 +113,60 @@ fn set_done_wakes_a_waiting_join() {
     go_tx.send(()).unwrap();
 }
 
+/// A `set_done` that comes while a join waits in its first phase (in the OS-level join, which
+/// only the phase's end interrupts): the join returns, the thread is detached by whoever held
+/// the OS-level join, and later joins return at once while the thread still runs.
+/// proves: HANDLE-1
+#[test]
+fn set_done_during_a_joins_first_phase_detaches_the_thread() {
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (ended_tx, ended_rx) = mpsc::channel::<()>();
+    let handle = start_joinable_thread(move || {
+        let _ = go_rx.recv();
+        ended_tx.send(()).unwrap();
+    })
+    .unwrap();
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let joiner = {
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            tid_tx.send(thread_core::get_native_id()).unwrap();
+            handle.join(None)
+        })
+    };
+    // Catch the joiner in the phase if we can (the C library's join sleeps on a shared futex:
+    // plain FUTEX_WAIT_BITSET); should it be past the phase already, or not yet in it, the
+    // assertions below hold all the same.
+    let tid = tid_rx.recv().unwrap();
+    let in_phase = format!("{} ", libc::SYS_futex);
+    let op = format!(" {:#x} ", libc::FUTEX_WAIT_BITSET);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(2) {
+        let syscall = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"));
+        if syscall.is_ok_and(|s| s.starts_with(&in_phase) && s.contains(&op)) {
+            break;
+        }
+    }
+    handle.set_done();
+    // Bounded: a join left waiting at the OS level for the running thread would never return.
+    let start = Instant::now();
+    while !joiner.is_finished() {
+        assert!(
+            start.elapsed() < CEILING,
+            "the join did not return after set_done"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    joiner.join().unwrap().unwrap();
+    assert_eq!(detach_state(handle.ident()), libc::PTHREAD_CREATE_DETACHED);
+    let start = Instant::now();
+    handle.join(None).unwrap();
+    assert!(start.elapsed() < CEILING, "the join returned at once");
+    assert!(ended_rx.try_recv().is_err(), "the thread runs on");
+    go_tx.send(()).unwrap();
+    ended_rx.recv_timeout(CEILING).unwrap();
+}
+
 /// A `for_thread` handle on a thread pythread did not start: running until `set_done`, whatever
 /// its thread does; a timed join times out (no earlier than its timeout); joining from its own
 /// thread is refused until it is done; `set_done` from any thread wakes a waiting join.

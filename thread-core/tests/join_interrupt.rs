@@ -262,6 +262,70 @@ fn eintr_runs_the_check_without_a_notify() {
     handle.join(None).unwrap();
 }
 
+/// Whether the thread `tid` sleeps where the C library's `pthread_join` sleeps: a shared
+/// `FUTEX_WAIT_BITSET` on the joined thread's id word.
+fn sleeps_in_os_join(tid: u64) -> bool {
+    let path = format!("/proc/self/task/{tid}/syscall");
+    let op = format!("{:#x}", libc::FUTEX_WAIT_BITSET);
+    std::fs::read_to_string(path).is_ok_and(|s| {
+        let mut fields = s.split_whitespace();
+        fields.next() == Some(libc::SYS_futex.to_string().as_str())
+            && fields.nth(1) == Some(op.as_str())
+    })
+}
+
+/// A join's first phase waits in the OS-level join, which sleeps on through a signal's EINTR.
+/// A signal recorded just before the join (its EINTR interrupted nothing), and one that comes
+/// during the phase, are both handled when the phase ends: the check runs and its error is
+/// returned, long before the thread ends.
+/// proves: HANDLE-2
+fn a_signal_during_the_first_phase_runs_the_check_when_it_ends() {
+    install(libc::SIGUSR1, record_only);
+    signals::set_check(check);
+    CHECK_FAILS.store(true, Ordering::SeqCst);
+
+    let calls = CHECK_CALLS.load(Ordering::SeqCst);
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let handle = start_joinable_thread(move || {
+        let _ = go_rx.recv_timeout(CEILING);
+    })
+    .unwrap();
+    RECORDED.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    let err = handle.join(None).unwrap_err();
+    assert!(start.elapsed() < CEILING, "handled before the thread's end");
+    assert_eq!(err.python_type(), "ZeroDivisionError");
+    assert_eq!(CHECK_CALLS.load(Ordering::SeqCst), calls + 1);
+    assert!(!handle.is_done());
+    go_tx.send(()).unwrap();
+    handle.join(None).unwrap();
+
+    // A real signal, sent once the main thread sleeps in the OS-level join if the sender sees it
+    // there in time; if not, it interrupts the wait after the phase, with the same outcome.
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let handle = start_joinable_thread(move || {
+        let start = Instant::now();
+        while !sleeps_in_os_join(main_tid()) && !sleeps_in_futex(main_tid()) {
+            assert!(
+                start.elapsed() < CEILING,
+                "the main thread never went to sleep"
+            );
+        }
+        signal_main(libc::SIGUSR1);
+        let _ = go_rx.recv_timeout(CEILING);
+    })
+    .unwrap();
+    let start = Instant::now();
+    let err = handle.join(None).unwrap_err();
+    assert!(start.elapsed() < CEILING, "handled before the thread's end");
+    assert_eq!(err.python_type(), "ZeroDivisionError");
+    assert_eq!(CHECK_CALLS.load(Ordering::SeqCst), calls + 2);
+    assert!(!handle.is_done());
+    CHECK_FAILS.store(false, Ordering::SeqCst);
+    go_tx.send(()).unwrap();
+    handle.join(None).unwrap();
+}
+
 /// A `for_thread` handle's join on the main thread is interruptible too.
 /// proves: HANDLE-2, HANDLE-1
 fn for_thread_join_is_interruptible() {
@@ -386,6 +450,10 @@ fn main() -> ExitCode {
         (
             "eintr_runs_the_check_without_a_notify",
             eintr_runs_the_check_without_a_notify,
+        ),
+        (
+            "a_signal_during_the_first_phase_runs_the_check_when_it_ends",
+            a_signal_during_the_first_phase_runs_the_check_when_it_ends,
         ),
         (
             "for_thread_join_is_interruptible",

@@ -69,6 +69,91 @@ fn join_with_timeout_returns_with_the_thread_still_running() {
     assert!(handle.is_done());
 }
 
+/// Timed joins shorter than a join's first phase (a millisecond in the OS-level join) still wait
+/// their whole timeout and leave the thread running, the first and every later one.
+/// proves: SPAWN-7
+#[test]
+fn joins_shorter_than_a_millisecond_wait_their_timeout() {
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let handle = start_joinable_thread(move || {
+        let _ = go_rx.recv();
+    })
+    .unwrap();
+    for micros in [300, 100, 0, 700] {
+        let timeout = Duration::from_micros(micros);
+        let start = Instant::now();
+        handle.join(Some(timeout)).unwrap();
+        let waited = start.elapsed();
+        assert!(
+            waited >= timeout,
+            "returned early: {waited:?} < {timeout:?}"
+        );
+        assert!(waited < Duration::from_secs(20));
+        assert!(!handle.is_done());
+    }
+    go_tx.send(()).unwrap();
+    handle.join(None).unwrap();
+    assert!(handle.is_done());
+}
+
+/// A thread that outlives the first phase of its join, and one that ends at once: `join(None)`
+/// returns only after the thread's end, with its effects visible.
+/// proves: SPAWN-7
+#[test]
+fn join_returns_after_the_end_of_short_and_long_threads() {
+    for run_for in [
+        Duration::ZERO,
+        Duration::from_millis(5),
+        Duration::from_millis(30),
+    ] {
+        let (ended_tx, ended_rx) = mpsc::channel::<()>();
+        let handle = start_joinable_thread(move || {
+            std::thread::sleep(run_for);
+            ended_tx.send(()).unwrap();
+        })
+        .unwrap();
+        let start = Instant::now();
+        handle.join(None).unwrap();
+        assert!(start.elapsed() < Duration::from_secs(20));
+        assert!(handle.is_done());
+        assert!(
+            ended_rx.try_recv().is_ok(),
+            "joined before the end ({run_for:?})"
+        );
+    }
+}
+
+/// Several threads join one thread at once (only one of them can wait at the OS level): all of
+/// them return once it has ended.
+/// proves: SPAWN-7
+#[test]
+fn concurrent_joins_all_return_after_the_end() {
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (ended_tx, ended_rx) = mpsc::channel::<()>();
+    let handle = start_joinable_thread(move || {
+        let _ = go_rx.recv();
+        ended_tx.send(()).unwrap();
+    })
+    .unwrap();
+    let joiners: Vec<_> = (0..4)
+        .map(|_| {
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                handle.join(None).unwrap();
+                handle.is_done()
+            })
+        })
+        .collect();
+    // Whether the joiners are in their first phase, past it or not yet joining, all return.
+    std::thread::sleep(Duration::from_millis(2));
+    go_tx.send(()).unwrap();
+    for joiner in joiners {
+        assert!(joiner.join().unwrap());
+    }
+    assert!(ended_rx.try_recv().is_ok());
+    handle.join(None).unwrap();
+}
+
 /// proves: SPAWN-7
 #[test]
 fn joining_the_current_thread_is_a_runtime_error() {
