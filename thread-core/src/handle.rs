@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::record::Record;
+use crate::record::{OsJoin, Record};
 use crate::wait::{self, Woken};
 use crate::{Ident, ThreadError, is_main_thread, signals};
 
@@ -160,16 +160,15 @@ impl ThreadHandle {
         // A pending interrupt is for the loop below to handle at once, not after a phase.
         if !(interruptible && signals::pending()) {
             let phase_end = wait::deadline_after(OS_JOIN_PHASE);
-            if self
-                .record
-                .join_os_until(deadline.map_or(phase_end, |d| d.min(phase_end)))
-            {
-                return Ok(());
-            }
-            if interruptible {
+            let phase_end = deadline.map_or(phase_end, |d| d.min(phase_end));
+            match self.record.join_os_until(phase_end) {
+                OsJoin::Joined => return Ok(()),
                 // The OS-level join waits through a signal's `EINTR`, so a signal that came
                 // during the phase has woken nothing: its handler runs now.
-                signals::run_pending().map_err(ThreadError::Interrupted)?;
+                OsJoin::TimedOut if interruptible => {
+                    signals::run_pending().map_err(ThreadError::Interrupted)?;
+                }
+                OsJoin::TimedOut | OsJoin::NotTried => {}
             }
         }
         loop {

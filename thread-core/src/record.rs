@@ -219,6 +219,17 @@ const OS_CLAIMED: u8 = 2;
 /// meanwhile: whoever holds the claim detaches instead of giving it back.
 const OS_DETACH_ON_RETURN: u8 = 3;
 
+/// How a join's first phase ([`Record::join_os_until`]) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OsJoin {
+    /// The thread exited and was joined: it is done and reaped.
+    Joined,
+    /// The phase waited until its end; the thread may still run.
+    TimedOut,
+    /// There was no phase: nothing was waited for.
+    NotTried,
+}
+
 /// What a thread and its handles share.
 #[derive(Debug)]
 pub(crate) struct Record {
@@ -378,32 +389,31 @@ impl Record {
     }
 
     /// A join's first phase: waits in the OS-level join until `until` (on `CLOCK_MONOTONIC`)
-    /// for the thread to exit. Returns whether it joined the thread, which is then done and
-    /// reaped.
+    /// for the thread to exit.
     ///
     /// A joiner that waits on the done flag wakes twice when the thread ends soon: once at the
     /// flag, and again in `pthread_join`, which waits for the OS thread to go (its thread-local
     /// destructors and the C library's own exit). Waiting where `pthread_join` waits, it wakes
     /// once. Nothing else ends the phase early: `set_done` and interrupts are seen when it ends.
     /// So it is kept short, and only the first join of a record that outlives it pays it: later
-    /// ones return `false` at once, as they do when someone else holds the OS-level join, when
-    /// there is none (a detached or adopted thread) or the thread is gone with a fork.
-    pub(crate) fn join_os_until(&self, until: Nanos) -> bool {
+    /// ones are [`OsJoin::NotTried`] at once, as are joins while someone else holds the OS-level
+    /// join, joins of a thread with none (detached or adopted) and of a thread gone with a fork.
+    pub(crate) fn join_os_until(&self, until: Nanos) -> OsJoin {
         // Relaxed: only a hint to skip the phase; the claim decides who joins.
         if self.state.load(Ordering::Relaxed) & OS_JOIN_TRIED != 0 {
-            return false;
+            return OsJoin::NotTried;
         }
         let Some(thread) = self.claim_os() else {
-            return false;
+            return OsJoin::NotTried;
         };
         if os_join_until(thread, until) {
             debug_assert!(self.is_done(), "a thread's record is done before it exits");
-            return true;
+            return OsJoin::Joined;
         }
         // Relaxed: as above.
         self.state.fetch_or(OS_JOIN_TRIED, Ordering::Relaxed);
         self.unclaim_os(thread);
-        false
+        OsJoin::TimedOut
     }
 
     /// The thread's end: count down, then mark done, then wake joiners, then leave the

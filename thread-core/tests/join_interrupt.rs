@@ -326,6 +326,38 @@ fn a_signal_during_the_first_phase_runs_the_check_when_it_ends() {
     handle.join(None).unwrap();
 }
 
+/// A check that reports an interrupt whenever it runs, as thread-py's does (it hands every
+/// wake-up to the interpreter, which knows whether a signal came).
+fn always_interrupted() -> Result<(), Interrupt> {
+    Err(Interrupt::new(0, "KeyboardInterrupt", "signal"))
+}
+
+/// Only a first phase that waited runs the pending handlers after it: the same thread's later
+/// joins skip the phase and run them only when something wakes them, so with a check that
+/// always reports an interrupt the first join is interrupted once its phase ends, and the next
+/// one waits its whole timeout.
+/// proves: HANDLE-2
+fn only_a_phase_that_waited_runs_the_check() {
+    signals::set_check(always_interrupted);
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let handle = start_joinable_thread(move || {
+        let _ = go_rx.recv_timeout(CEILING);
+    })
+    .unwrap();
+    let err = handle.join(Some(CEILING)).unwrap_err();
+    assert_eq!(err.python_type(), "KeyboardInterrupt");
+    for _ in 0..3 {
+        let start = Instant::now();
+        assert_eq!(handle.join(Some(Duration::from_millis(20))), Ok(()));
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert!(!handle.is_done());
+    }
+    signals::set_check(check);
+    go_tx.send(()).unwrap();
+    handle.join(None).unwrap();
+    assert!(handle.is_done());
+}
+
 /// A `for_thread` handle's join on the main thread is interruptible too.
 /// proves: HANDLE-2, HANDLE-1
 fn for_thread_join_is_interruptible() {
@@ -454,6 +486,10 @@ fn main() -> ExitCode {
         (
             "a_signal_during_the_first_phase_runs_the_check_when_it_ends",
             a_signal_during_the_first_phase_runs_the_check_when_it_ends,
+        ),
+        (
+            "only_a_phase_that_waited_runs_the_check",
+            only_a_phase_that_waited_runs_the_check,
         ),
         (
             "for_thread_join_is_interruptible",
