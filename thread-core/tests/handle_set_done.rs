@@ -2,6 +2,8 @@
 //! and `ThreadHandle::for_thread` handles on threads it did not start. Nothing process-wide is
 //! asserted here (`count()` after `set_done` has its own file), so the tests may run in parallel.
 
+mod support;
+
 use std::mem::MaybeUninit;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -41,13 +43,7 @@ fn detach_state(thread: Ident) -> libc::c_int {
 /// proves: HANDLE-1
 #[test]
 fn set_done_on_a_running_thread_detaches_it_and_joins_return_at_once() {
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let (ended_tx, ended_rx) = mpsc::channel::<()>();
-    let handle = start_joinable_thread(move || {
-        let _ = go_rx.recv();
-        ended_tx.send(()).unwrap();
-    })
-    .unwrap();
+    let (handle, go_tx, ended_rx) = support::held_thread();
     // The thread waits on `go_rx`, so it is alive for the pthread calls below.
     assert_eq!(detach_state(handle.ident()), libc::PTHREAD_CREATE_JOINABLE);
     assert!(!handle.is_done());
@@ -119,13 +115,7 @@ fn set_done_wakes_a_waiting_join() {
 /// proves: HANDLE-1
 #[test]
 fn set_done_during_a_joins_first_phase_detaches_the_thread() {
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let (ended_tx, ended_rx) = mpsc::channel::<()>();
-    let handle = start_joinable_thread(move || {
-        let _ = go_rx.recv();
-        ended_tx.send(()).unwrap();
-    })
-    .unwrap();
+    let (handle, go_tx, ended_rx) = support::held_thread();
     let (tid_tx, tid_rx) = mpsc::channel();
     let joiner = {
         let handle = handle.clone();

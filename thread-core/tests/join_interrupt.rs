@@ -285,43 +285,43 @@ fn a_signal_during_the_first_phase_runs_the_check_when_it_ends() {
     CHECK_FAILS.store(true, Ordering::SeqCst);
 
     let calls = CHECK_CALLS.load(Ordering::SeqCst);
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let handle = start_joinable_thread(move || {
-        let _ = go_rx.recv_timeout(CEILING);
-    })
-    .unwrap();
-    RECORDED.store(true, Ordering::SeqCst);
-    let start = Instant::now();
-    let err = handle.join(None).unwrap_err();
-    assert!(start.elapsed() < CEILING, "handled before the thread's end");
-    assert_eq!(err.python_type(), "ZeroDivisionError");
+    join_runs_the_failing_check(|| RECORDED.store(true, Ordering::SeqCst), || ());
     assert_eq!(CHECK_CALLS.load(Ordering::SeqCst), calls + 1);
-    assert!(!handle.is_done());
-    go_tx.send(()).unwrap();
-    handle.join(None).unwrap();
 
     // A real signal, sent once the main thread sleeps in the OS-level join if the sender sees it
     // there in time; if not, it interrupts the wait after the phase, with the same outcome.
+    join_runs_the_failing_check(
+        || (),
+        || {
+            let start = Instant::now();
+            while !sleeps_in_os_join(main_tid()) && !sleeps_in_futex(main_tid()) {
+                assert!(
+                    start.elapsed() < CEILING,
+                    "the main thread never went to sleep"
+                );
+            }
+            signal_main(libc::SIGUSR1);
+        },
+    );
+    assert_eq!(CHECK_CALLS.load(Ordering::SeqCst), calls + 2);
+    CHECK_FAILS.store(false, Ordering::SeqCst);
+}
+
+/// Runs `before_join` and joins, on the main thread, a thread that runs `signal` and then waits
+/// for the go-ahead: the join must return the failing check's error before the thread ends.
+fn join_runs_the_failing_check(before_join: impl FnOnce(), signal: impl FnOnce() + Send + 'static) {
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let handle = start_joinable_thread(move || {
-        let start = Instant::now();
-        while !sleeps_in_os_join(main_tid()) && !sleeps_in_futex(main_tid()) {
-            assert!(
-                start.elapsed() < CEILING,
-                "the main thread never went to sleep"
-            );
-        }
-        signal_main(libc::SIGUSR1);
+        signal();
         let _ = go_rx.recv_timeout(CEILING);
     })
     .unwrap();
+    before_join();
     let start = Instant::now();
     let err = handle.join(None).unwrap_err();
     assert!(start.elapsed() < CEILING, "handled before the thread's end");
     assert_eq!(err.python_type(), "ZeroDivisionError");
-    assert_eq!(CHECK_CALLS.load(Ordering::SeqCst), calls + 2);
     assert!(!handle.is_done());
-    CHECK_FAILS.store(false, Ordering::SeqCst);
     go_tx.send(()).unwrap();
     handle.join(None).unwrap();
 }

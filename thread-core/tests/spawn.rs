@@ -2,6 +2,8 @@
 //! spawn's ident is the thread's), and that std's thread-locals and `thread::current()` work on
 //! pythread's threads. No test here reads `count()` (see `count.rs`).
 
+mod support;
+
 use std::cell::Cell;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -47,40 +49,13 @@ fn joinable_handle_ident_is_done_and_join() {
     handle.clone().join(Some(Duration::from_millis(5))).unwrap();
 }
 
+/// Timed joins wait their whole timeout and leave the thread running: the first and every later
+/// one, also those shorter than a join's first phase (a millisecond in the OS-level join).
 /// proves: SPAWN-7
 #[test]
 fn join_with_timeout_returns_with_the_thread_still_running() {
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let handle = start_joinable_thread(move || {
-        let _ = go_rx.recv();
-    })
-    .unwrap();
-    let start = Instant::now();
-    handle.join(Some(Duration::from_millis(30))).unwrap();
-    let waited = start.elapsed();
-    assert!(
-        waited >= Duration::from_millis(30),
-        "returned early: {waited:?}"
-    );
-    assert!(waited < Duration::from_secs(20));
-    assert!(!handle.is_done());
-    go_tx.send(()).unwrap();
-    handle.join(None).unwrap();
-    assert!(handle.is_done());
-}
-
-/// Timed joins shorter than a join's first phase (a millisecond in the OS-level join) still wait
-/// their whole timeout and leave the thread running, the first and every later one.
-/// proves: SPAWN-7
-#[test]
-fn joins_shorter_than_a_millisecond_wait_their_timeout() {
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let handle = start_joinable_thread(move || {
-        let _ = go_rx.recv();
-    })
-    .unwrap();
-    for micros in [300, 100, 0, 700] {
-        let timeout = Duration::from_micros(micros);
+    let (handle, go_tx, _) = support::held_thread();
+    for timeout in [30_000, 300, 100, 0, 700].map(Duration::from_micros) {
         let start = Instant::now();
         handle.join(Some(timeout)).unwrap();
         let waited = start.elapsed();
@@ -128,13 +103,7 @@ fn join_returns_after_the_end_of_short_and_long_threads() {
 /// proves: SPAWN-7
 #[test]
 fn concurrent_joins_all_return_after_the_end() {
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let (ended_tx, ended_rx) = mpsc::channel::<()>();
-    let handle = start_joinable_thread(move || {
-        let _ = go_rx.recv();
-        ended_tx.send(()).unwrap();
-    })
-    .unwrap();
+    let (handle, go_tx, ended_rx) = support::held_thread();
     let joiners: Vec<_> = (0..4)
         .map(|_| {
             let handle = handle.clone();

@@ -1,11 +1,28 @@
 //! What thread-core's integration tests share: the runner of the `harness = false` binaries, the
-//! counting allocator of the memory tests, and a fork that reports how the child ended.
+//! counting allocator of the memory tests, a fork that reports how the child ended, and a thread
+//! that runs until it is let go.
 
 #![allow(dead_code)] // each test file uses its own part of this
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::mpsc;
+
+use thread_core::{ThreadHandle, start_joinable_thread};
+
+/// A joinable thread that runs until the returned sender sends (or is dropped), then reports its
+/// end on the returned receiver.
+pub(crate) fn held_thread() -> (ThreadHandle, mpsc::Sender<()>, mpsc::Receiver<()>) {
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (ended_tx, ended_rx) = mpsc::channel::<()>();
+    let handle = start_joinable_thread(move || {
+        let _ = go_rx.recv();
+        let _ = ended_tx.send(());
+    })
+    .unwrap();
+    (handle, go_tx, ended_rx)
+}
 
 /// Runs `tests` one after another on the calling thread (the process's main thread, in a
 /// `harness = false` binary), printing libtest's lines. Arguments that do not start with `-` are
