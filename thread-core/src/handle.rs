@@ -5,15 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::record::{OsJoin, Record};
+use crate::record::Record;
 use crate::wait::{self, Woken};
 use crate::{Ident, ThreadError, is_main_thread, signals};
-
-/// How long a join first waits in the OS-level join before it waits on the done flag (see
-/// [`ThreadHandle::join`]). A thread's exit after its function takes some tens of
-/// microseconds; a millisecond covers that with room, and bounds how late the phase can see an
-/// interrupt or `set_done`.
-const OS_JOIN_PHASE: Duration = Duration::from_millis(1);
 
 /// A handle on a thread (CPython 3.13's `_ThreadHandle`): one started by
 /// [`start_joinable_thread`](crate::start_joinable_thread) or
@@ -129,14 +123,6 @@ impl ThreadHandle {
     /// [`ThreadError::Interrupted`] (the thread runs on and the handle stays joinable), otherwise
     /// it waits again against the same deadline. Off the main thread it is not interruptible.
     ///
-    /// The first join of a thread pythread started, when it finds the thread running, first
-    /// waits up to a millisecond (within its timeout) in the OS-level join: a thread that ends
-    /// within it then wakes its joiner once, when it has gone, instead of twice (when it is
-    /// done, and when its OS thread has exited). During that phase an interrupt, a signal or
-    /// [`set_done`](Self::set_done) is seen only when the phase ends, at most a millisecond
-    /// late; on the main thread the pending signal handlers then run
-    /// ([`signals::run_pending`]) before the wait goes on.
-    ///
     /// ```
     /// use std::time::Duration;
     /// let handle = thread_core::start_joinable_thread(|| {
@@ -157,20 +143,6 @@ impl ThreadHandle {
         }
         let deadline = timeout.map(wait::deadline_after);
         let interruptible = is_main_thread();
-        // A pending interrupt is for the loop below to handle at once, not after a phase.
-        if !(interruptible && signals::pending()) {
-            let phase_end = wait::deadline_after(OS_JOIN_PHASE);
-            let phase_end = deadline.map_or(phase_end, |d| d.min(phase_end));
-            match self.record.join_os_until(phase_end) {
-                OsJoin::Joined => return Ok(()),
-                // The OS-level join waits through a signal's `EINTR`, so a signal that came
-                // during the phase has woken nothing: its handler runs now.
-                OsJoin::TimedOut if interruptible => {
-                    signals::run_pending().map_err(ThreadError::Interrupted)?;
-                }
-                OsJoin::TimedOut | OsJoin::NotTried => {}
-            }
-        }
         loop {
             match self.record.wait(deadline, interruptible) {
                 Woken::Ready => break,

@@ -10,11 +10,11 @@
 //! handlers.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicUsize};
 #[cfg(loom)]
 pub(crate) use loom::thread::yield_now as spin_hint;
 
 #[cfg(not(loom))]
 pub(crate) use std::hint::spin_loop as spin_hint;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicUsize};

@@ -20,13 +20,6 @@
 //! detach the thread; if no one ever does, the last owner of the record detaches the thread. In
 //! a forked child the parent's threads do not exist, and neither is done.
 //!
-//! Two joins may claim it and give it back unused: a timed join that finds the thread done but
-//! not yet gone, and a join's first phase, which waits for a running thread in the OS-level join
-//! for a while (see [`Record::join_os_until`]). A `set_done` that comes while such a claim is out
-//! cannot detach the thread itself; it marks the claim, and the join that gives it back detaches
-//! the thread instead, so a later join never waits at the OS level for a thread that was marked
-//! done while it runs.
-//!
 //! # Which thread a record is (HANDLE-4)
 //!
 //! A record of a thread pythread started is that thread's own: the thread holds it in a
@@ -56,9 +49,9 @@
 
 use crate::futex;
 use crate::ident::{self, Ident, fork_generation};
-use crate::loom::{AtomicU8, AtomicU32, AtomicUsize};
+use crate::loom::{AtomicU32, AtomicUsize};
 use crate::wait::{self, Nanos, Woken};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// The number of running threads started through pythread.
 #[derive(Debug)]
@@ -205,9 +198,6 @@ const JOIN_WAKE: u32 = 2;
 /// `state`: some joiner may be asleep on the word, so marking the record done must wake it.
 /// Never cleared: a record is marked done once.
 const SLEEPER: u32 = 4;
-/// `state`: a join spent a first phase in the OS-level join and the thread outlived it
-/// ([`Record::join_os_until`]); later joins skip the phase.
-const OS_JOIN_TRIED: u32 = 8;
 
 /// `os`: a detached thread, or one not created; nothing to do at the OS level.
 const OS_NONE: u8 = 0;
@@ -215,26 +205,12 @@ const OS_NONE: u8 = 0;
 const OS_JOINABLE: u8 = 1;
 /// `os`: the `pthread_join` or `pthread_detach` has been claimed.
 const OS_CLAIMED: u8 = 2;
-/// `os`: claimed by a join that may give the claim back, and `set_done` asked for a detach
-/// meanwhile: whoever holds the claim detaches instead of giving it back.
-const OS_DETACH_ON_RETURN: u8 = 3;
-
-/// How a join's first phase ([`Record::join_os_until`]) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OsJoin {
-    /// The thread exited and was joined: it is done and reaped.
-    Joined,
-    /// The phase waited until its end; the thread may still run.
-    TimedOut,
-    /// There was no phase: nothing was waited for.
-    NotTried,
-}
 
 /// What a thread and its handles share.
 #[derive(Debug)]
 pub(crate) struct Record {
-    /// `DONE` once done; `JOIN_WAKE` for interrupts; `SLEEPER` once a joiner may sleep;
-    /// `OS_JOIN_TRIED` once a first phase timed out. The futex word joiners sleep on.
+    /// `DONE` once done; `JOIN_WAKE` for interrupts; `SLEEPER` once a joiner may sleep. The
+    /// futex word joiners sleep on.
     state: AtomicU32,
     /// The fork generation in which the thread exists (see the module docs).
     generation: AtomicU64,
@@ -242,7 +218,7 @@ pub(crate) struct Record {
     adopted: Option<Ident>,
     /// The `pthread_t` of a joinable thread (0 until created).
     os_thread: AtomicU64,
-    /// `OS_NONE`, `OS_JOINABLE`, `OS_CLAIMED` or `OS_DETACH_ON_RETURN`.
+    /// `OS_NONE`, `OS_JOINABLE` or `OS_CLAIMED`.
     os: AtomicU8,
     /// 1 while the record is counted in [`NonDaemons`].
     member: AtomicU32,
@@ -313,60 +289,6 @@ impl Record {
             .then(|| self.os_thread.load(Ordering::Relaxed) as libc::pthread_t)
     }
 
-    /// For `set_done`: claims the OS thread to detach it (its `pthread_t`, if ours to do); or, if
-    /// a join holds the claim and may give it back, asks that join to detach it instead.
-    fn claim_os_for_detach(&self) -> Option<libc::pthread_t> {
-        // Relaxed: as in `claim_os`.
-        let mut seen = self.os.load(Ordering::Relaxed);
-        loop {
-            let next = match seen {
-                OS_JOINABLE => OS_CLAIMED,
-                // A claim that was used (joined, detached) is never given back, so asking it
-                // to detach does nothing.
-                OS_CLAIMED => OS_DETACH_ON_RETURN,
-                _ => return None,
-            };
-            match self
-                .os
-                .compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) if next == OS_CLAIMED => {
-                    return self
-                        .exists_here()
-                        .then(|| self.os_thread.load(Ordering::Relaxed) as libc::pthread_t);
-                }
-                Ok(_) => return None,
-                Err(now) => seen = now,
-            }
-        }
-    }
-
-    /// Gives back a claim whose OS-level join did not happen, for a later join or the last
-    /// owner's detach. Returns whether the caller must detach the thread instead, because
-    /// `set_done` asked for it while the claim was out.
-    fn give_back_os(&self) -> bool {
-        // Relaxed: as in `claim_os`. Only `set_done` changes a claimed state, to
-        // OS_DETACH_ON_RETURN, so a failed exchange means it did.
-        self.os
-            .compare_exchange(
-                OS_CLAIMED,
-                OS_JOINABLE,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            )
-            .is_err()
-    }
-
-    /// Gives back the claim on `thread` that an OS-level join did not use (see
-    /// [`give_back_os`](Self::give_back_os)).
-    fn unclaim_os(&self, thread: libc::pthread_t) {
-        if self.give_back_os() {
-            // SAFETY: a joinable thread of this process whose claim we still hold, so nobody
-            // else joins or detaches it; `set_done` asked for this detach.
-            unsafe { libc::pthread_detach(thread) };
-        }
-    }
-
     /// After the done flag: lets the OS reclaim the finished thread now, stack included. With
     /// `blocking` false it only takes a thread that has already gone (a timed join must not wait
     /// for the thread's thread-local destructors); otherwise the claim is given back.
@@ -382,38 +304,11 @@ impl Record {
             // SAFETY: as above; `pthread_tryjoin_np` does not wait.
             let rc = unsafe { libc::pthread_tryjoin_np(thread, std::ptr::null_mut()) };
             if rc != 0 {
-                // Still exiting.
-                self.unclaim_os(thread);
+                // Still exiting: give the claim back for a later join or the last owner's detach.
+                // Relaxed: as in `claim_os`.
+                self.os.store(OS_JOINABLE, Ordering::Relaxed);
             }
         }
-    }
-
-    /// A join's first phase: waits in the OS-level join until `until` (on `CLOCK_MONOTONIC`)
-    /// for the thread to exit.
-    ///
-    /// A joiner that waits on the done flag wakes twice when the thread ends soon: once at the
-    /// flag, and again in `pthread_join`, which waits for the OS thread to go (its thread-local
-    /// destructors and the C library's own exit). Waiting where `pthread_join` waits, it wakes
-    /// once. Nothing else ends the phase early: `set_done` and interrupts are seen when it ends.
-    /// So it is kept short, and only the first join of a record that outlives it pays it: later
-    /// ones are [`OsJoin::NotTried`] at once, as are joins while someone else holds the OS-level
-    /// join, joins of a thread with none (detached or adopted) and of a thread gone with a fork.
-    pub(crate) fn join_os_until(&self, until: Nanos) -> OsJoin {
-        // Relaxed: only a hint to skip the phase; the claim decides who joins.
-        if self.state.load(Ordering::Relaxed) & OS_JOIN_TRIED != 0 {
-            return OsJoin::NotTried;
-        }
-        let Some(thread) = self.claim_os() else {
-            return OsJoin::NotTried;
-        };
-        if os_join_until(thread, until) {
-            debug_assert!(self.is_done(), "a thread's record is done before it exits");
-            return OsJoin::Joined;
-        }
-        // Relaxed: as above.
-        self.state.fetch_or(OS_JOIN_TRIED, Ordering::Relaxed);
-        self.unclaim_os(thread);
-        OsJoin::TimedOut
     }
 
     /// The thread's end: count down, then mark done, then wake joiners, then leave the
@@ -428,7 +323,7 @@ impl Record {
     /// once and take it out of the non-daemon set. The count is not touched: it falls at the
     /// thread's real end.
     pub(crate) fn set_done(&self) {
-        if let Some(thread) = self.claim_os_for_detach() {
+        if let Some(thread) = self.claim_os() {
             // SAFETY: a joinable thread of this process, claimed once, so nobody else joins or
             // detaches it; detaching a running thread lets the OS reclaim it when it ends.
             unsafe { libc::pthread_detach(thread) };
@@ -511,45 +406,6 @@ pub(crate) fn after_fork_in_child(own: Option<&Record>) {
     non_daemons().reset(u32::from(own.is_some_and(Record::is_member)));
 }
 
-/// Joins `thread` if it exits before `until` (on `CLOCK_MONOTONIC`); whether it did. Where
-/// the C library has no join against that clock, it does not wait and returns `false`.
-fn os_join_until(thread: libc::pthread_t, until: Nanos) -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // glibc 2.31's join against a chosen clock; the `libc` crate does not bind it.
-        unsafe extern "C" {
-            fn pthread_clockjoin_np(
-                thread: libc::pthread_t,
-                retval: *mut *mut libc::c_void,
-                clock: libc::clockid_t,
-                abstime: *const libc::timespec,
-            ) -> libc::c_int;
-        }
-        const NANOS_PER_SECOND: Nanos = 1_000_000_000;
-        let abstime = libc::timespec {
-            // A deadline of a few milliseconds from now fits any `time_t`.
-            tv_sec: (until / NANOS_PER_SECOND) as libc::time_t,
-            tv_nsec: (until % NANOS_PER_SECOND) as libc::c_long,
-        };
-        // SAFETY: the caller holds the claim on `thread`, a joinable thread of this process,
-        // so nobody else joins or detaches it; on success it is joined once, on a timeout it is
-        // left as it was; `abstime` is a valid timespec for the call.
-        unsafe {
-            pthread_clockjoin_np(
-                thread,
-                std::ptr::null_mut(),
-                libc::CLOCK_MONOTONIC,
-                &abstime,
-            ) == 0
-        }
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        let _ = (thread, until);
-        false
-    }
-}
-
 impl Drop for Record {
     fn drop(&mut self) {
         if let Some(thread) = self.claim_os() {
@@ -623,24 +479,6 @@ mod loom_models {
             marking.join().unwrap();
             assert_eq!(non_daemons().len(), 0);
             assert_eq!(acc.get(), 0);
-        });
-    }
-
-    /// `set_done` racing a join whose first phase claimed the OS-level join and gives it back
-    /// unused: exactly one of them detaches the thread, and no later join or drop can claim it.
-    #[test]
-    fn loom_set_done_during_a_join_phase_detaches_once() {
-        loom::model(|| {
-            let rec = Arc::new(Record::new());
-            // A stand-in `pthread_t`: the model only decides, it never calls the C library.
-            rec.set_joinable(1);
-            let r = Arc::clone(&rec);
-            let joiner = loom::thread::spawn(move || r.claim_os().is_some() && r.give_back_os());
-            let detached_by_set_done = rec.claim_os_for_detach().is_some();
-            let detached_by_joiner = joiner.join().unwrap();
-            assert!(detached_by_set_done != detached_by_joiner);
-            assert!(rec.claim_os().is_none());
-            assert!(rec.claim_os_for_detach().is_none());
         });
     }
 

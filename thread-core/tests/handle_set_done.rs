@@ -2,8 +2,6 @@
 //! and `ThreadHandle::for_thread` handles on threads it did not start. Nothing process-wide is
 //! asserted here (`count()` after `set_done` has its own file), so the tests may run in parallel.
 
-mod support;
-
 use std::mem::MaybeUninit;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -43,7 +41,13 @@ fn detach_state(thread: Ident) -> libc::c_int {
 /// proves: HANDLE-1
 #[test]
 fn set_done_on_a_running_thread_detaches_it_and_joins_return_at_once() {
-    let (handle, go_tx, ended_rx) = support::held_thread();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (ended_tx, ended_rx) = mpsc::channel::<()>();
+    let handle = start_joinable_thread(move || {
+        let _ = go_rx.recv();
+        ended_tx.send(()).unwrap();
+    })
+    .unwrap();
     // The thread waits on `go_rx`, so it is alive for the pthread calls below.
     assert_eq!(detach_state(handle.ident()), libc::PTHREAD_CREATE_JOINABLE);
     assert!(!handle.is_done());
@@ -107,54 +111,6 @@ fn set_done_wakes_a_waiting_join() {
     handle.set_done();
     joiner.join().unwrap().unwrap();
     go_tx.send(()).unwrap();
-}
-
-/// A `set_done` that comes while a join waits in its first phase (in the OS-level join, which
-/// only the phase's end interrupts): the join returns, the thread is detached by whoever held
-/// the OS-level join, and later joins return at once while the thread still runs.
-/// proves: HANDLE-1
-#[test]
-fn set_done_during_a_joins_first_phase_detaches_the_thread() {
-    let (handle, go_tx, ended_rx) = support::held_thread();
-    let (tid_tx, tid_rx) = mpsc::channel();
-    let joiner = {
-        let handle = handle.clone();
-        std::thread::spawn(move || {
-            tid_tx.send(thread_core::get_native_id()).unwrap();
-            handle.join(None)
-        })
-    };
-    // Catch the joiner in the phase if we can (the C library's join sleeps on a shared futex:
-    // plain FUTEX_WAIT_BITSET); should it be past the phase already, or not yet in it, the
-    // assertions below hold all the same.
-    let tid = tid_rx.recv().unwrap();
-    let in_phase = format!("{} ", libc::SYS_futex);
-    let op = format!(" {:#x} ", libc::FUTEX_WAIT_BITSET);
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(2) {
-        let syscall = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"));
-        if syscall.is_ok_and(|s| s.starts_with(&in_phase) && s.contains(&op)) {
-            break;
-        }
-    }
-    handle.set_done();
-    // Bounded: a join left waiting at the OS level for the running thread would never return.
-    let start = Instant::now();
-    while !joiner.is_finished() {
-        assert!(
-            start.elapsed() < CEILING,
-            "the join did not return after set_done"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    joiner.join().unwrap().unwrap();
-    assert_eq!(detach_state(handle.ident()), libc::PTHREAD_CREATE_DETACHED);
-    let start = Instant::now();
-    handle.join(None).unwrap();
-    assert!(start.elapsed() < CEILING, "the join returned at once");
-    assert!(ended_rx.try_recv().is_err(), "the thread runs on");
-    go_tx.send(()).unwrap();
-    ended_rx.recv_timeout(CEILING).unwrap();
 }
 
 /// A `for_thread` handle on a thread pythread did not start: running until `set_done`, whatever

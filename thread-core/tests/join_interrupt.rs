@@ -262,102 +262,6 @@ fn eintr_runs_the_check_without_a_notify() {
     handle.join(None).unwrap();
 }
 
-/// Whether the thread `tid` sleeps where the C library's `pthread_join` sleeps: a shared
-/// `FUTEX_WAIT_BITSET` on the joined thread's id word.
-fn sleeps_in_os_join(tid: u64) -> bool {
-    let path = format!("/proc/self/task/{tid}/syscall");
-    let op = format!("{:#x}", libc::FUTEX_WAIT_BITSET);
-    std::fs::read_to_string(path).is_ok_and(|s| {
-        let mut fields = s.split_whitespace();
-        fields.next() == Some(libc::SYS_futex.to_string().as_str())
-            && fields.nth(1) == Some(op.as_str())
-    })
-}
-
-/// A join's first phase waits in the OS-level join, which sleeps on through a signal's EINTR.
-/// A signal recorded just before the join (its EINTR interrupted nothing), and one that comes
-/// during the phase, are both handled when the phase ends: the check runs and its error is
-/// returned, long before the thread ends.
-/// proves: HANDLE-2
-fn a_signal_during_the_first_phase_runs_the_check_when_it_ends() {
-    install(libc::SIGUSR1, record_only);
-    signals::set_check(check);
-    CHECK_FAILS.store(true, Ordering::SeqCst);
-
-    let calls = CHECK_CALLS.load(Ordering::SeqCst);
-    join_runs_the_failing_check(|| RECORDED.store(true, Ordering::SeqCst), || ());
-    assert_eq!(CHECK_CALLS.load(Ordering::SeqCst), calls + 1);
-
-    // A real signal, sent once the main thread sleeps in the OS-level join if the sender sees it
-    // there in time; if not, it interrupts the wait after the phase, with the same outcome.
-    join_runs_the_failing_check(
-        || (),
-        || {
-            let start = Instant::now();
-            while !sleeps_in_os_join(main_tid()) && !sleeps_in_futex(main_tid()) {
-                assert!(
-                    start.elapsed() < CEILING,
-                    "the main thread never went to sleep"
-                );
-            }
-            signal_main(libc::SIGUSR1);
-        },
-    );
-    assert_eq!(CHECK_CALLS.load(Ordering::SeqCst), calls + 2);
-    CHECK_FAILS.store(false, Ordering::SeqCst);
-}
-
-/// Runs `before_join` and joins, on the main thread, a thread that runs `signal` and then waits
-/// for the go-ahead: the join must return the failing check's error before the thread ends.
-fn join_runs_the_failing_check(before_join: impl FnOnce(), signal: impl FnOnce() + Send + 'static) {
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let handle = start_joinable_thread(move || {
-        signal();
-        let _ = go_rx.recv_timeout(CEILING);
-    })
-    .unwrap();
-    before_join();
-    let start = Instant::now();
-    let err = handle.join(None).unwrap_err();
-    assert!(start.elapsed() < CEILING, "handled before the thread's end");
-    assert_eq!(err.python_type(), "ZeroDivisionError");
-    assert!(!handle.is_done());
-    go_tx.send(()).unwrap();
-    handle.join(None).unwrap();
-}
-
-/// A check that reports an interrupt whenever it runs, as thread-py's does (it hands every
-/// wake-up to the interpreter, which knows whether a signal came).
-fn always_interrupted() -> Result<(), Interrupt> {
-    Err(Interrupt::new(0, "KeyboardInterrupt", "signal"))
-}
-
-/// Only a first phase that waited runs the pending handlers after it: the same thread's later
-/// joins skip the phase and run them only when something wakes them, so with a check that
-/// always reports an interrupt the first join is interrupted once its phase ends, and the next
-/// one waits its whole timeout.
-/// proves: HANDLE-2
-fn only_a_phase_that_waited_runs_the_check() {
-    signals::set_check(always_interrupted);
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let handle = start_joinable_thread(move || {
-        let _ = go_rx.recv_timeout(CEILING);
-    })
-    .unwrap();
-    let err = handle.join(Some(CEILING)).unwrap_err();
-    assert_eq!(err.python_type(), "KeyboardInterrupt");
-    for _ in 0..3 {
-        let start = Instant::now();
-        assert_eq!(handle.join(Some(Duration::from_millis(20))), Ok(()));
-        assert!(start.elapsed() >= Duration::from_millis(20));
-        assert!(!handle.is_done());
-    }
-    signals::set_check(check);
-    go_tx.send(()).unwrap();
-    handle.join(None).unwrap();
-    assert!(handle.is_done());
-}
-
 /// A `for_thread` handle's join on the main thread is interruptible too.
 /// proves: HANDLE-2, HANDLE-1
 fn for_thread_join_is_interruptible() {
@@ -482,14 +386,6 @@ fn main() -> ExitCode {
         (
             "eintr_runs_the_check_without_a_notify",
             eintr_runs_the_check_without_a_notify,
-        ),
-        (
-            "a_signal_during_the_first_phase_runs_the_check_when_it_ends",
-            a_signal_during_the_first_phase_runs_the_check_when_it_ends,
-        ),
-        (
-            "only_a_phase_that_waited_runs_the_check",
-            only_a_phase_that_waited_runs_the_check,
         ),
         (
             "for_thread_join_is_interruptible",

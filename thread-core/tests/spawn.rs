@@ -50,7 +50,7 @@ fn joinable_handle_ident_is_done_and_join() {
 }
 
 /// Timed joins wait their whole timeout and leave the thread running: the first and every later
-/// one, also those shorter than a join's first phase (a millisecond in the OS-level join).
+/// one, down to a zero timeout.
 /// proves: SPAWN-7
 #[test]
 fn join_with_timeout_returns_with_the_thread_still_running() {
@@ -71,8 +71,8 @@ fn join_with_timeout_returns_with_the_thread_still_running() {
     assert!(handle.is_done());
 }
 
-/// A thread that outlives the first phase of its join, and one that ends at once: `join(None)`
-/// returns only after the thread's end, with its effects visible.
+/// Threads that end at once, soon, or later: `join(None)` returns only after the thread's end,
+/// with its effects visible.
 /// proves: SPAWN-7
 #[test]
 fn join_returns_after_the_end_of_short_and_long_threads() {
@@ -98,8 +98,8 @@ fn join_returns_after_the_end_of_short_and_long_threads() {
     }
 }
 
-/// Several threads join one thread at once (only one of them can wait at the OS level): all of
-/// them return once it has ended.
+/// Several threads join one thread at once (only one of them can join it at the OS level): all
+/// of them return once it has ended.
 /// proves: SPAWN-7
 #[test]
 fn concurrent_joins_all_return_after_the_end() {
@@ -113,7 +113,7 @@ fn concurrent_joins_all_return_after_the_end() {
             })
         })
         .collect();
-    // Whether the joiners are in their first phase, past it or not yet joining, all return.
+    // Whether the joiners are asleep already or not yet joining, all return.
     std::thread::sleep(Duration::from_millis(2));
     go_tx.send(()).unwrap();
     for joiner in joiners {
