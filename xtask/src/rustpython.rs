@@ -137,7 +137,11 @@ fn run_suite(
             outcomes.keys().cloned().collect::<Vec<_>>().join("\n"),
         )
         .map_err(|e| e.to_string())?;
-        let output = Command::new(binary)
+        // The output goes to a file, not a pipe: a hung test's own subprocess, which outlives
+        // the driver its watchdog ended, would hold a pipe open.
+        let output_path = work.join(format!("{label}-{suite}.output"));
+        let output = fs::File::create(&output_path).map_err(|e| e.to_string())?;
+        let mut child = Command::new(binary)
             .arg(work.join("driver.py"))
             .arg(suite)
             .arg(timeout.to_string())
@@ -148,14 +152,23 @@ fn run_suite(
             .env("PYTHREAD_DRIVER_CHECK", "0")
             .current_dir(work)
             .stdin(Stdio::null())
+            .stdout(output.try_clone().map_err(|e| e.to_string())?)
+            .stderr(output)
             .process_group(0)
-            .output()
+            .spawn()
             .map_err(|e| format!("{}: {e}", binary.display()))?;
+        let status = child.wait().map_err(|e| e.to_string())?;
+        // End whatever is left of the group, such a subprocess among it.
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let printed = fs::read(&output_path).unwrap_or_default();
+        let _ = fs::remove_file(&output_path);
         log.push_str(&format!(
-            "== attempt {attempt}: {}\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+            "== attempt {attempt}: {status}\n{}",
+            String::from_utf8_lossy(&printed)
         ));
         let text = fs::read_to_string(&results_path).map_err(|e| e.to_string())?;
         let mut started: Option<String> = None;
@@ -193,7 +206,7 @@ fn run_suite(
             // Ended outside any test with no DONE: nothing more can be learnt by retrying.
             None => {
                 outcomes.insert(
-                    format!("{suite} (the run ended early: {})", output.status),
+                    format!("{suite} (the run ended early: {status})"),
                     Outcome::Failed,
                 );
                 break;

@@ -219,6 +219,13 @@ impl Runner {
                 }
                 thread::sleep(Duration::from_millis(50));
             };
+            // A hung test's own subprocesses outlive a driver that faulthandler ended, and would
+            // spin on beside every later run: end whatever is left of the group.
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &group])
+                .stderr(Stdio::null())
+                .status();
             log_text.extend(fs::read(&child_log).unwrap_or_default());
             let _ = fs::remove_file(&child_log);
             let text = fs::read_to_string(&results).unwrap_or_default();
