@@ -17,6 +17,7 @@
 mod bench;
 mod clauses;
 mod cpython;
+mod process_group;
 mod pybench;
 mod python;
 mod rustpython;

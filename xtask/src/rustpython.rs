@@ -31,6 +31,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use crate::process_group;
+
 /// The suites, in the order they run.
 const SUITES: [&str; 3] = [
     "test.test_thread",
@@ -159,11 +161,7 @@ fn run_suite(
             .map_err(|e| format!("{}: {e}", binary.display()))?;
         let status = child.wait().map_err(|e| e.to_string())?;
         // End whatever is left of the group, such a subprocess among it.
-        let group = format!("-{}", child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
+        process_group::kill_group(&child);
         let printed = fs::read(&output_path).unwrap_or_default();
         let _ = fs::remove_file(&output_path);
         log.push_str(&format!(

@@ -14,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::clauses;
+use crate::process_group;
 use crate::python;
 
 /// Where the loom models are built: apart from the normal build, which `--cfg loom` would
@@ -76,8 +77,7 @@ fn run_with_timeout(command: &mut Command, log: &Path, timeout: Duration) -> Res
         }
         if started.elapsed() > timeout {
             // The whole group: cargo's test binaries and their children must go too.
-            let group = format!("-{}", child.id());
-            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            process_group::kill_group(&child);
             let _ = child.wait();
             return Ok(Ended::TimedOut);
         }

@@ -11,6 +11,8 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::process_group;
+
 /// The environment variable that the venv's `.pth` file reads.
 pub(crate) const SWITCH: &str = "PYTHREAD_AS_THREAD";
 
@@ -212,8 +214,8 @@ impl Runner {
                 if now != last_progress.0 {
                     last_progress = (now, Instant::now());
                 } else if last_progress.1.elapsed() > stall {
-                    let group = format!("-{}", child.id());
-                    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+                    // The rest of the group goes in the cleanup below.
+                    let _ = child.kill();
                     let _ = child.wait();
                     break None;
                 }
@@ -221,11 +223,7 @@ impl Runner {
             };
             // A hung test's own subprocesses outlive a driver that faulthandler ended, and would
             // spin on beside every later run: end whatever is left of the group.
-            let group = format!("-{}", child.id());
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &group])
-                .stderr(Stdio::null())
-                .status();
+            process_group::kill_group(&child);
             log_text.extend(fs::read(&child_log).unwrap_or_default());
             let _ = fs::remove_file(&child_log);
             let text = fs::read_to_string(&results).unwrap_or_default();
