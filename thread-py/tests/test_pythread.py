@@ -1252,6 +1252,19 @@ class AsTheBuiltinForUsers(unittest.TestCase):
             "its thread ran: True"])
 
     # proves: PY-1
+    def test_an_isolated_subinterpreter_keeps_the_builtin_quietly(self):
+        # PyO3 refuses an isolated sub-interpreter (3.12+, its own GIL), so the venv's `.pth`
+        # leaves the built-in there, without the import error that site would otherwise print
+        # each time one is made; the main interpreter keeps pythread.
+        result = run_python(ISOLATED_SUBINTERPRETER)
+        if result.returncode == 3:
+            self.skipTest("no isolated sub-interpreters before 3.12")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stderr, "")
+        self.assertEqual(result.stdout.splitlines(), [
+            "main: pythread", "sub: _thread", "its thread ran: True"])
+
+    # proves: PY-1
     def test_docstrings_and_signatures_are_the_builtins(self):
         builtin, ours = run_both(DOCSTRINGS)
         import json
@@ -1300,6 +1313,32 @@ del cyclic
 gc.collect()
 seen["RLock subclass in a cycle, freed by gc.collect()"] = alive() is None
 print(json.dumps(seen))
+"""
+
+
+ISOLATED_SUBINTERPRETER = r"""
+import os, sys, _thread
+if sys.version_info < (3, 12):
+    sys.exit(3)
+try:
+    import _interpreters as interpreters
+except ImportError:
+    import _xxsubinterpreters as interpreters
+print("main:", _thread.__name__, flush=True)
+read_end, write_end = os.pipe()
+code = '''
+import os, threading, _thread
+ran = []
+thread = threading.Thread(target=ran.append, args=(True,))
+thread.start()
+thread.join()
+os.write(%d, ("sub: %%s\\nits thread ran: %%s\\n" %% (_thread.__name__, ran == [True])).encode())
+''' % write_end
+interpreter = interpreters.create()
+assert interpreters.run_string(interpreter, code) is None
+interpreters.destroy(interpreter)
+os.close(write_end)
+print(os.read(read_end, 1000).decode(), end="")
 """
 
 
