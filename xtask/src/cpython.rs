@@ -110,17 +110,31 @@ const RERUN_BUDGET: Duration = Duration::from_secs(120);
 const MAX_HUNG_PER_VERSION: usize = 5;
 
 /// Sorted before any other `.pth` file, so nothing that another one imports sees the built-in.
-/// An isolated sub-interpreter (3.12+) cannot import pythread (PyO3 refuses it): there the
-/// built-in stays, quietly; in the main interpreter a failed import is reported as ever.
 const PTH_NAME: &str = "00-pythread-as-thread.pth";
-const PTH: &str = concat!(
-    r#"import os, sys; os.environ.get('PYTHREAD_AS_THREAD') == '1' and exec("import _thread\ntry:\n"#,
-    r#"    import pythread\nexcept ImportError:\n"#,
-    r#"    if getattr(_thread, '_is_main_interpreter', lambda: True)():\n        raise\nelse:\n"#,
-    r#"    if 'threading' in sys.modules:\n        sys.stderr.write('pythread: threading was "#,
-    r#"imported before _thread was replaced\\n')\n    sys.modules['_thread'] = pythread\n")"#,
-    "\n"
-);
+
+/// What the `.pth` line runs when the switch is on. An isolated sub-interpreter (3.12+) cannot
+/// import pythread (PyO3 refuses it): there the built-in stays, quietly; in the main interpreter
+/// a failed import is reported as ever.
+const PTH_CODE: &str = r"import _thread
+try:
+    import pythread
+except ImportError:
+    if getattr(_thread, '_is_main_interpreter', lambda: True)():
+        raise
+else:
+    if 'threading' in sys.modules:
+        sys.stderr.write('pythread: threading was imported before _thread was replaced\n')
+    sys.modules['_thread'] = pythread
+";
+
+/// The `.pth` file: one line, since site runs only lines that start with `import`, one at a time.
+/// `PTH_CODE` goes in as a string literal (Rust's escaping of `"`, `\` and newlines is Python's).
+fn pth_line() -> String {
+    format!(
+        "import os, sys; os.environ.get('{}') == '1' and exec({PTH_CODE:?})\n",
+        run::SWITCH
+    )
+}
 
 /// Which of the `names` a venv's interpreter can import: the suites its `test` package has.
 const HAS_MODULES: &str = "import importlib.util, sys
@@ -264,7 +278,7 @@ pub(crate) fn test_venv(
         .output()
         .map_err(|e| format!("{}: {e}", venv_python.display()))?;
     let site = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    fs::write(site.join(PTH_NAME), PTH).map_err(|e| format!("{}: {e}", site.display()))?;
+    fs::write(site.join(PTH_NAME), pth_line()).map_err(|e| format!("{}: {e}", site.display()))?;
     Ok(venv_python)
 }
 
@@ -720,12 +734,13 @@ pub(crate) fn cpython(root: &Path) -> Result<bool, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::PTH;
+    use super::pth_line;
 
     #[test]
     fn the_pth_file_is_one_import_line() {
         // site runs a .pth file line by line, and only lines that start with `import`.
-        assert!(PTH.starts_with("import "));
-        assert_eq!(PTH.find('\n'), Some(PTH.len() - 1));
+        let line = pth_line();
+        assert!(line.starts_with("import "));
+        assert_eq!(line.find('\n'), Some(line.len() - 1));
     }
 }
